@@ -1,0 +1,11 @@
+"""Attention Lab's router: page config, the course navigation from the registry, the global settings, run."""
+
+import streamlit as st
+
+from ui.navigation import build_navigation
+from ui.settings import render_settings_sidebar
+
+st.set_page_config(page_title="Attention Lab", page_icon="🔦", layout="wide")
+page = st.navigation(build_navigation())
+render_settings_sidebar()
+page.run()

@@ -1,0 +1,1 @@
+"""Pure Plotly figure builders: numpy arrays / core results in, `go.Figure` out. Never imports streamlit."""

@@ -1,0 +1,15 @@
+"""The course registry is consistent: unique slugs, known sections, every page file present."""
+
+from course.registry import PAGES, SECTIONS, _ENTRIES
+
+
+def test_slugs_unique_and_sections_known():
+    slugs = [e.slug for e in _ENTRIES]
+    assert len(slugs) == len(set(slugs))
+    assert all(e.section in SECTIONS for e in _ENTRIES)
+
+
+def test_every_registered_page_has_its_module():
+    for entry in PAGES:
+        assert entry.module_path.is_file(), entry.module
+        assert entry.module.startswith("pages/") and entry.module.endswith(".py")

@@ -1,0 +1,1 @@
+"""Shared Streamlit widgets: settings sidebar, page shell, chart display. Pages import these; figures/core never do."""

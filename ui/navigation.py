@@ -1,0 +1,20 @@
+"""Turns the course registry into `st.navigation`'s sections (home first)."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from course.registry import HOME_MODULE, PAGES, SECTIONS, pages_in_section
+
+
+def build_navigation() -> dict[str, list[st.Page]]:
+    """{section: [st.Page, ...]} with the course map as the default page."""
+    nav: dict[str, list[st.Page]] = {
+        "Start": [st.Page(HOME_MODULE, title="Course map", icon="🗺️", url_path="home", default=True)]
+    }
+    for section in SECTIONS:
+        entries = pages_in_section(section)
+        if entries:
+            nav[section] = [st.Page(e.module, title=e.title, icon=e.icon, url_path=e.slug) for e in entries]
+    assert sum(len(v) for v in nav.values()) == len(PAGES) + 1
+    return nav

@@ -1,0 +1,64 @@
+"""Global settings shared by every page: compute device, random seed, memory budget.
+
+Rendered once in the sidebar by `app.py` (widgets in the entry script persist across page switches) and read by
+pages through `get_settings()`. Values live in `st.session_state`, so every browser session has its own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import streamlit as st
+import torch
+
+from core.device import available_devices, device_label, resolve_device
+
+DEVICE_KEY = "settings_device"
+SEED_KEY = "settings_seed"
+BUDGET_KEY = "settings_memory_budget_mib"
+DEFAULT_SEED = 0
+DEFAULT_BUDGET_MIB = 1024
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What every page needs to know about the learner's choices."""
+
+    device: torch.device
+    seed: int
+    memory_budget_bytes: int
+
+    def generator(self, offset: int = 0) -> torch.Generator:
+        """A CPU generator seeded with the global seed (+ offset, so two draws on one page differ)."""
+        return torch.Generator().manual_seed(self.seed + offset)
+
+
+def render_settings_sidebar() -> None:
+    """Draw the settings widgets in the sidebar (called once per run, by app.py)."""
+    with st.sidebar:
+        st.subheader("⚙️ Settings")
+        choice = st.selectbox(
+            "Compute device",
+            available_devices(),
+            key=DEVICE_KEY,
+            help="auto = CUDA when a GPU is present, else CPU. Every figure is computed on this device.",
+        )
+        st.caption(f"Running on: **{device_label(resolve_device(choice))}**")
+        st.number_input(
+            "Random seed", min_value=0, max_value=2**31 - 1, value=DEFAULT_SEED, step=1, key=SEED_KEY,
+            help="Seeds every random draw (inputs, initial weights) so a view is reproducible.",
+        )
+        st.number_input(
+            "Memory budget (MiB)", min_value=64, max_value=65536, value=DEFAULT_BUDGET_MIB, step=64, key=BUDGET_KEY,
+            help="Attention that would need more memory than this is refused before it allocates anything.",
+        )
+
+
+def get_settings() -> Settings:
+    """The current session's settings (defaults before the sidebar has been drawn)."""
+    state = st.session_state
+    return Settings(
+        device=resolve_device(state.get(DEVICE_KEY, "auto")),
+        seed=int(state.get(SEED_KEY, DEFAULT_SEED)),
+        memory_budget_bytes=int(state.get(BUDGET_KEY, DEFAULT_BUDGET_MIB)) * 2**20,
+    )

@@ -1,0 +1,33 @@
+"""The frame of every course page: title, one-line summary, the lesson beside the live lab."""
+
+from __future__ import annotations
+
+import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
+
+from course.registry import page_by_slug
+
+
+def page_shell(slug: str) -> DeltaGenerator:
+    """Draw the page header and its lesson; return the container the page fills with widgets and figures.
+
+    Layout: the lab (live figures) on the left, wide; the lesson prose beside it in a scrollable column, so the
+    learner reads and pokes at once. On narrow screens Streamlit stacks the two.
+    """
+    entry = page_by_slug(slug)
+    st.title(f"{entry.icon} {entry.title}")
+    st.caption(entry.summary)
+    lab, lesson = st.columns([3, 2], gap="large")
+    with lesson:
+        with st.container(height=900, border=True):
+            _render_lesson(entry)
+    return lab
+
+
+def _render_lesson(entry) -> None:
+    try:
+        from ui.lesson import render_lesson
+    except ImportError:  # the lesson renderer is optional until the lessons land
+        st.info("The lesson for this page is being written.")
+        return
+    render_lesson(entry)

@@ -15,7 +15,7 @@ from torch import Tensor
 MASK_KINDS: tuple[str, ...] = ("none", "causal", "padding", "sliding_window", "prefix_lm", "cross")
 
 
-def _positions(lq: int, lk: int, device: torch.device | str | None) -> tuple[Tensor, Tensor]:
+def query_key_positions(lq: int, lk: int, device: torch.device | str | None = None) -> tuple[Tensor, Tensor]:
     """Absolute positions of queries ``(Lq, 1)`` and keys ``(1, Lk)``; queries are the last ``Lq`` positions."""
     q_pos = torch.arange(lq, device=device)[:, None] + (lk - lq)  # (Lq, 1)
     k_pos = torch.arange(lk, device=device)[None, :]  # (1, Lk)
@@ -24,7 +24,7 @@ def _positions(lq: int, lk: int, device: torch.device | str | None) -> tuple[Ten
 
 def causal_mask(lq: int, lk: int | None = None, *, device: torch.device | str | None = None) -> Tensor:
     """Query at position p sees keys at positions j <= p.  -> ``(Lq, Lk)`` bool (lower triangle when Lq == Lk)."""
-    q_pos, k_pos = _positions(lq, lq if lk is None else lk, device)
+    q_pos, k_pos = query_key_positions(lq, lq if lk is None else lk, device)
     return k_pos <= q_pos  # (Lq, Lk)
 
 
@@ -50,7 +50,7 @@ def sliding_window_mask(
     """
     if window < 1:
         raise ValueError(f"window must be >= 1 (got {window}); window=1 lets each token see only itself")
-    q_pos, k_pos = _positions(lq, lq if lk is None else lk, device)
+    q_pos, k_pos = query_key_positions(lq, lq if lk is None else lk, device)
     distance = q_pos - k_pos  # (Lq, Lk), > 0 for keys in the past
     near = distance.abs() < window
     return near & (distance >= 0) if causal else near

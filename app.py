@@ -2,10 +2,11 @@
 
 import streamlit as st
 
+from ui.deeplink import run_page
 from ui.navigation import build_navigation
 from ui.settings import render_settings_sidebar
 
 st.set_page_config(page_title="Attention Lab", page_icon="🔦", layout="wide")
 page = st.navigation(build_navigation())
 render_settings_sidebar()
-page.run()
+run_page(page)

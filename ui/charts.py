@@ -1,11 +1,50 @@
-"""Show a Plotly figure the one way every page does (full width, stable key; the export panel hangs off here)."""
+"""Show a Plotly figure the one way every page does: full width, stable key, and the shared export panel."""
 
 from __future__ import annotations
 
 import plotly.graph_objects as go
 import streamlit as st
 
+from figures.export import (
+    AttentionExport,
+    attention_csv,
+    attention_json,
+    attention_npz,
+    attention_zip,
+    figure_html,
+    figure_image,
+    inputs_hash,
+)
 
-def show_figure(fig: go.Figure, *, key: str) -> None:
-    """Render `fig` at container width. `key` keeps the chart's identity stable across reruns."""
+
+def show_figure(fig: go.Figure, *, key: str, export: AttentionExport | None = None, name: str | None = None) -> None:
+    """Render `fig` at container width, with an export popover under it.
+
+    Every figure exports PNG / SVG (matplotlib, offline) and interactive HTML. With `export` (the attention tensors
+    behind the figure) it also offers tidy CSV, JSON, NPZ and a ZIP of every layer × head. Files are generated only
+    when a button is clicked (lazy callables), so showing the panel costs nothing on a rerun.
+    """
     st.plotly_chart(fig, key=key, width="stretch", config={"displaylogo": False})
+    stem = name or (export.file_name("x")[:-2] if export else f"{key}_{inputs_hash({'fig': key})}")
+    with st.popover("⬇️ Export", width="content"):
+        _export_buttons(fig, key, stem, export)
+
+
+def _export_buttons(fig: go.Figure, key: str, stem: str, export: AttentionExport | None) -> None:
+    buttons = [
+        ("PNG image", lambda: figure_image(fig, "png"), f"{stem}.png", "image/png"),
+        ("SVG image", lambda: figure_image(fig, "svg"), f"{stem}.svg", "image/svg+xml"),
+        ("Interactive HTML", lambda: figure_html(fig), f"{stem}.html", "text/html"),
+    ]
+    if export is not None:
+        buttons += [
+            ("CSV (tidy: layer, head, query, key, weight)", lambda: attention_csv(export), export.file_name("csv"),
+             "text/csv"),
+            ("JSON (raw tensors)", lambda: attention_json(export), export.file_name("json"), "application/json"),
+            ("NPZ (numpy arrays)", lambda: attention_npz(export), export.file_name("npz"), "application/octet-stream"),
+            ("ZIP (every layer × head as PNG + data)", lambda: attention_zip(export), export.file_name("zip"),
+             "application/zip"),
+        ]
+    for i, (label, make, file_name, mime) in enumerate(buttons):
+        st.download_button(label, data=make, file_name=file_name, mime=mime, key=f"{key}_export_{i}",
+                           on_click="ignore", width="stretch")

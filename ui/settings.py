@@ -12,7 +12,9 @@ import streamlit as st
 import torch
 
 from core.device import available_devices, device_label, resolve_device
+from ui.deeplink import restore_from_url
 
+SETTINGS_PREFIX = "settings_"
 DEVICE_KEY = "settings_device"
 SEED_KEY = "settings_seed"
 BUDGET_KEY = "settings_memory_budget_mib"
@@ -35,6 +37,9 @@ class Settings:
 
 def render_settings_sidebar() -> None:
     """Draw the settings widgets in the sidebar (called once per run, by app.py)."""
+    restore_from_url(SETTINGS_PREFIX)
+    if st.session_state.get(DEVICE_KEY) not in available_devices():
+        st.session_state.pop(DEVICE_KEY, None)  # e.g. a link made on a GPU machine, opened on a CPU-only one
     with st.sidebar:
         st.subheader("⚙️ Settings")
         choice = st.selectbox(

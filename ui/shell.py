@@ -6,6 +6,8 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from course.registry import page_by_slug
+from ui.deeplink import restore_from_url, write_to_url
+from ui.settings import SETTINGS_PREFIX
 
 
 def page_shell(slug: str) -> DeltaGenerator:
@@ -15,6 +17,8 @@ def page_shell(slug: str) -> DeltaGenerator:
     learner reads and pokes at once. On narrow screens Streamlit stacks the two.
     """
     entry = page_by_slug(slug)
+    restore_from_url(f"{slug}_")
+    write_to_url((f"{slug}_", SETTINGS_PREFIX))
     st.title(f"{entry.icon} {entry.title}")
     st.caption(entry.summary)
     lab, lesson = st.columns([3, 2], gap="large")

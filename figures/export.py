@@ -1,0 +1,239 @@
+"""Export figures and attention tensors to files: PNG/SVG (matplotlib, no browser), HTML, tidy CSV, JSON, NPY, ZIP.
+
+Pure functions (no streamlit). Deterministic: the same inputs give byte-identical CSV / JSON / NPY.
+PNG and SVG are drawn by matplotlib's Agg/SVG backends from the figure's own data, so they work offline on a fresh
+install (kaleido would need a Chrome and ~3 s a figure).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import zipfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import plotly.graph_objects as go  # noqa: E402
+import plotly.io as pio  # noqa: E402
+
+from figures.heatmap import DIVERGING_SCALE, WEIGHT_SCALE, as_numpy  # noqa: E402
+
+_CMAPS = {"Blues": "Blues", "RdBu_r": "RdBu_r", "Viridis": "viridis"}
+
+
+@dataclass(frozen=True)
+class AttentionExport:
+    """Attention weights of every (layer, head) plus what produced them, ready for export.
+
+    weights: (L, H, Lq, Lk). query_tokens: Lq labels; key_tokens: Lk labels.
+    inputs: the settings that produced the view (hashed into file names). tensors: raw arrays for JSON / NPY.
+    """
+
+    page: str
+    model: str
+    weights: np.ndarray
+    query_tokens: tuple[str, ...]
+    key_tokens: tuple[str, ...]
+    inputs: dict = field(default_factory=dict)
+    tensors: dict = field(default_factory=dict)
+    value_name: str = "weight"
+
+    def __post_init__(self) -> None:
+        w = np.asarray(self.weights)
+        if w.ndim != 4 or w.shape[2:] != (len(self.query_tokens), len(self.key_tokens)):
+            raise ValueError(f"weights must be (L, H, Lq, Lk) matching the tokens, got {w.shape}")
+
+    @property
+    def input_hash(self) -> str:
+        return inputs_hash(self.inputs)
+
+    def file_name(self, ext: str, layer: int | None = None, head: int | None = None) -> str:
+        """e.g. 'multi_head_random-seed0_L0_H3_1a2b3c4d.png': page, model, layer, head, short hash of inputs."""
+        parts = [self.page, _safe(self.model)]
+        if layer is not None:
+            parts.append(f"L{layer}")
+        if head is not None:
+            parts.append(f"H{head}")
+        parts.append(self.input_hash)
+        return "_".join(parts) + f".{ext}"
+
+
+def _safe(text: str) -> str:
+    return "".join(c if c.isalnum() or c in "-." else "-" for c in text)[:40] or "model"
+
+
+def inputs_hash(inputs: dict) -> str:
+    """8 hex digits identifying a set of inputs (stable across runs and machines)."""
+    blob = json.dumps(inputs, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:8]
+
+
+def attention_tidy_frame(export: AttentionExport) -> pd.DataFrame:
+    """One row per (layer, head, query, key): layer, head, query_pos, query_token, key_pos, key_token, weight."""
+    w = np.asarray(export.weights, dtype=np.float64)  # (L, H, Lq, Lk)
+    n_layers, n_heads, lq, lk = w.shape
+    layer, head, qpos, kpos = np.meshgrid(
+        np.arange(n_layers), np.arange(n_heads), np.arange(lq), np.arange(lk), indexing="ij"
+    )
+    return pd.DataFrame({
+        "layer": layer.ravel(),
+        "head": head.ravel(),
+        "query_pos": qpos.ravel(),
+        "query_token": np.asarray(export.query_tokens, dtype=object)[qpos.ravel()],
+        "key_pos": kpos.ravel(),
+        "key_token": np.asarray(export.key_tokens, dtype=object)[kpos.ravel()],
+        export.value_name: w.ravel(),
+    })
+
+
+def attention_csv(export: AttentionExport) -> bytes:
+    """Tidy CSV (see attention_tidy_frame), floats written with 9 significant digits (fp32 round-trips)."""
+    return attention_tidy_frame(export).to_csv(index=False, float_format="%.9g", lineterminator="\n").encode()
+
+
+def attention_json(export: AttentionExport) -> bytes:
+    """Raw tensors and their labels as JSON (keys sorted, so byte-identical for identical inputs)."""
+    payload = {
+        "page": export.page,
+        "model": export.model,
+        "inputs": export.inputs,
+        "query_tokens": list(export.query_tokens),
+        "key_tokens": list(export.key_tokens),
+        "tensors": {
+            name: {"shape": list(np.shape(a)), "values": np.asarray(a, dtype=np.float64).round(9).tolist()}
+            for name, a in {export.value_name: export.weights, **export.tensors}.items()
+        },
+    }
+    return json.dumps(payload, sort_keys=True, default=str).encode()
+
+
+def attention_npz(export: AttentionExport) -> bytes:
+    """Every raw tensor as one .npz (numpy's own format; no pickles: object arrays are refused)."""
+    buf = io.BytesIO()
+    arrays = {export.value_name: np.asarray(export.weights), **{k: np.asarray(v) for k, v in export.tensors.items()}}
+    np.savez(buf, **arrays)
+    return buf.getvalue()
+
+
+def figure_html(fig: go.Figure) -> bytes:
+    """A self-contained interactive HTML file (plotly.js embedded: works offline, no CDN)."""
+    return pio.to_html(fig, include_plotlyjs=True, full_html=True).encode()
+
+
+def heatmap_image(
+    z, x_labels: Sequence[str], y_labels: Sequence[str], title: str, *,
+    colorbar_title: str = "weight", fmt: str = "png", colorscale: str = "Blues", dpi: int = 110,
+) -> bytes:
+    """One labelled heatmap (title, token labels, colour bar) drawn by matplotlib as PNG or SVG bytes."""
+    fig, ax = plt.subplots(figsize=_size(len(x_labels), len(y_labels)))
+    try:
+        _draw_heatmap(ax, as_numpy(z), x_labels, y_labels, title, colorbar_title, colorscale, fig)
+        return _save(fig, fmt, dpi)
+    finally:
+        plt.close(fig)
+
+
+def figure_image(fig: go.Figure, fmt: str = "png", dpi: int = 110) -> bytes:
+    """A static PNG/SVG of a Plotly figure from its own data: heatmaps (one or a grid), lines/markers and bars."""
+    heatmaps = [t for t in fig.data if t.type == "heatmap"]
+    title = (fig.layout.title.text or "") if fig.layout.title else ""
+    if heatmaps:
+        panel_titles = [a.text for a in fig.layout.annotations] if len(heatmaps) > 1 else [title]
+        cols = min(4, len(heatmaps))
+        rows = -(-len(heatmaps) // cols)
+        first = heatmaps[0]
+        w, h = _size(len(first.x or []), len(first.y or []))
+        mfig, axes = plt.subplots(rows, cols, figsize=(w * cols * 0.8, h * rows * 0.8), squeeze=False)
+        try:
+            for i, ax in enumerate(axes.ravel()):
+                if i >= len(heatmaps):
+                    ax.axis("off")
+                    continue
+                t = heatmaps[i]
+                cbar = t.colorbar.title.text if t.colorbar and t.colorbar.title else "value"
+                z = as_numpy(t.z)
+                scale = DIVERGING_SCALE if np.nanmin(z) < 0 else WEIGHT_SCALE
+                _draw_heatmap(ax, z, list(t.x), list(t.y), panel_titles[i] if i < len(panel_titles) else "",
+                              cbar or "value", scale, mfig, zmin=t.zmin, zmax=t.zmax)
+            if len(heatmaps) > 1:
+                mfig.suptitle(title)
+            return _save(mfig, fmt, dpi)
+        finally:
+            plt.close(mfig)
+    mfig, ax = plt.subplots(figsize=(7, 4.5))
+    try:
+        for t in fig.data:
+            x = np.asarray(t.x if t.x is not None else np.arange(len(t.y)))
+            y = np.asarray(t.y)
+            if t.type == "bar":
+                ax.bar([str(v) for v in x], y, label=t.name)
+            else:
+                ax.plot(x, y, marker="o" if "markers" in str(t.mode) else None, label=t.name)
+        ax.set_title(title)
+        ax.set_xlabel(fig.layout.xaxis.title.text or "")
+        ax.set_ylabel(fig.layout.yaxis.title.text or "")
+        if fig.layout.xaxis.type == "log":
+            ax.set_xscale("log")
+        if fig.layout.yaxis.type == "log":
+            ax.set_yscale("log")
+        if any(t.name for t in fig.data):
+            ax.legend()
+        return _save(mfig, fmt, dpi)
+    finally:
+        plt.close(mfig)
+
+
+def attention_zip(export: AttentionExport, fmt: str = "png") -> bytes:
+    """A ZIP with one image per (layer, head), the tidy CSV, the JSON and the NPZ of the raw tensors."""
+    buf = io.BytesIO()
+    n_layers, n_heads = np.shape(export.weights)[:2]
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for layer in range(n_layers):
+            for head in range(n_heads):
+                title = f"{export.page} · {export.model} · layer {layer} head {head}"
+                image = heatmap_image(export.weights[layer, head], export.key_tokens, export.query_tokens, title,
+                                      colorbar_title=export.value_name, fmt=fmt)
+                zf.writestr(_fixed_time(export.file_name(fmt, layer, head)), image)
+        zf.writestr(_fixed_time(export.file_name("csv")), attention_csv(export))
+        zf.writestr(_fixed_time(export.file_name("json")), attention_json(export))
+        zf.writestr(_fixed_time(export.file_name("npz")), attention_npz(export))
+    return buf.getvalue()
+
+
+def _fixed_time(name: str) -> zipfile.ZipInfo:
+    info = zipfile.ZipInfo(name, date_time=(2017, 6, 12, 0, 0, 0))  # fixed timestamp: reproducible archives
+    info.compress_type = zipfile.ZIP_DEFLATED
+    return info
+
+
+def _size(n_x: int, n_y: int) -> tuple[float, float]:
+    return (min(14.0, 3.0 + 0.32 * max(n_x, 1)), min(12.0, 2.4 + 0.3 * max(n_y, 1)))
+
+
+def _draw_heatmap(ax, z, x_labels, y_labels, title, colorbar_title, colorscale, fig, zmin=None, zmax=None) -> None:
+    masked = np.ma.masked_invalid(np.asarray(z, dtype=float))
+    image = ax.imshow(masked, cmap=_CMAPS.get(colorscale, "Blues"), aspect="auto", vmin=zmin, vmax=zmax,
+                      interpolation="nearest")
+    ax.set_xticks(range(len(x_labels)), [str(s) for s in x_labels], rotation=60, ha="right", fontsize=7)
+    ax.set_yticks(range(len(y_labels)), [str(s) for s in y_labels], fontsize=7)
+    ax.set_xlabel("key")
+    ax.set_ylabel("query")
+    ax.set_title(title, fontsize=9)
+    fig.colorbar(image, ax=ax, label=colorbar_title)
+
+
+def _save(fig, fmt: str, dpi: int) -> bytes:
+    if fmt not in ("png", "svg"):
+        raise ValueError(f"unknown image format {fmt!r}: choose png or svg")
+    fig.tight_layout()
+    buf = io.BytesIO()
+    metadata = {"Date": None} if fmt == "svg" else {"Software": None}
+    fig.savefig(buf, format=fmt, dpi=dpi, metadata=metadata)
+    return buf.getvalue()

@@ -1,0 +1,149 @@
+"""Quiz checking and the learner's progress record (pure Python; the Streamlit side lives in ui/lesson.py).
+
+Progress is one JSON-friendly dict, kept in ``st.session_state["progress"]`` and downloadable as a file:
+
+    {"version": 1, "lessons": {"<lesson id>": {"read": bool, "quiz": {"<question id>": bool}}}}
+
+`quiz[qid]` is True once the learner's latest check of that question was right.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from course.lessons import Lesson, Question, resolve_value
+
+PROGRESS_VERSION = 1
+MAX_PROGRESS_BYTES = 1_000_000
+
+
+class ProgressError(ValueError):
+    """An uploaded progress file that is not valid JSON or not in the progress schema (message says why)."""
+
+
+@dataclass(frozen=True)
+class Feedback:
+    correct: bool
+    message: str  # one line: what the right answer is; the question's explanation is shown beside it
+
+
+def expected_answer(question: Question) -> int | float:
+    """The right answer: the option index (mc) or the number, computed live when it is a placeholder."""
+    if isinstance(question.answer, str):
+        return resolve_value(question.answer)
+    return question.answer
+
+
+def numeric_matches(given: float, expected: float, tolerance: float) -> bool:
+    """True when `given` is within relative `tolerance` of `expected` (0 → equal up to float rounding)."""
+    if not math.isfinite(given):
+        return False
+    return math.isclose(given, expected, rel_tol=max(tolerance, 1e-9), abs_tol=1e-12)
+
+
+def check_answer(question: Question, response: int | float | None) -> Feedback:
+    """Grade one response: an option index for mc, a number for numeric. None → not answered."""
+    if response is None:
+        return Feedback(False, "Pick or type an answer first.")
+    expected = expected_answer(question)
+    if question.kind == "mc":
+        correct = int(response) == expected
+        return Feedback(correct, f"The answer is: {question.options[int(expected)]}")
+    correct = numeric_matches(float(response), float(expected), question.tolerance)
+    shown = f"{int(expected):,}" if float(expected).is_integer() else f"{expected:,.4g}"
+    margin = f" (within {question.tolerance:.0%})" if question.tolerance else ""
+    return Feedback(correct, f"The answer is {shown}{' ' + question.unit if question.unit else ''}{margin}.")
+
+
+# ---------------------------------------------------------------- progress
+
+
+def empty_progress() -> dict[str, Any]:
+    return {"version": PROGRESS_VERSION, "lessons": {}}
+
+
+def lesson_record(progress: dict[str, Any], lesson_id: str) -> dict[str, Any]:
+    """The (created on demand) record of one lesson inside `progress`."""
+    return progress["lessons"].setdefault(lesson_id, {"read": False, "quiz": {}})
+
+
+def set_read(progress: dict[str, Any], lesson_id: str, read: bool) -> None:
+    lesson_record(progress, lesson_id)["read"] = bool(read)
+
+
+def record_answer(progress: dict[str, Any], lesson_id: str, question_id: str, correct: bool) -> None:
+    lesson_record(progress, lesson_id)["quiz"][question_id] = bool(correct)
+
+
+def validate_progress(data: Any, known_lessons: Iterable[Lesson] = ()) -> dict[str, Any]:
+    """Check an uploaded progress object against the schema; return a clean copy (unknown lessons dropped).
+
+    Raises ProgressError with a sentence a learner can act on.
+    """
+    if not isinstance(data, dict) or not isinstance(data.get("lessons"), dict):
+        raise ProgressError('This is not an Attention Lab progress file: expected {"version": 1, "lessons": {...}}.')
+    if data.get("version") != PROGRESS_VERSION:
+        raise ProgressError(f"Unsupported progress file version {data.get('version')!r} (expected {PROGRESS_VERSION}).")
+    known = {x.id: {q.id for q in x.quiz} for x in known_lessons}
+    clean = empty_progress()
+    for lesson_id, record in data["lessons"].items():
+        if not isinstance(record, dict) or not isinstance(record.get("read", False), bool):
+            raise ProgressError(f"Lesson {lesson_id!r}: expected {{'read': true/false, 'quiz': {{...}}}}.")
+        quiz = record.get("quiz", {})
+        if not isinstance(quiz, dict) or not all(isinstance(v, bool) for v in quiz.values()):
+            raise ProgressError(f"Lesson {lesson_id!r}: 'quiz' must map question ids to true/false.")
+        if known and lesson_id not in known:
+            continue
+        keep = {q: v for q, v in quiz.items() if not known or q in known[lesson_id]}
+        clean["lessons"][lesson_id] = {"read": record.get("read", False), "quiz": keep}
+    return clean
+
+
+def progress_to_json(progress: dict[str, Any]) -> str:
+    return json.dumps(progress, indent=2, sort_keys=True)
+
+
+def progress_from_json(raw: bytes | str, known_lessons: Iterable[Lesson] = ()) -> dict[str, Any]:
+    """Parse and validate an uploaded progress file (raises ProgressError, never anything else)."""
+    if len(raw) > MAX_PROGRESS_BYTES:
+        raise ProgressError("This file is too large to be a progress file.")
+    try:
+        text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+        data = json.loads(text)
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ProgressError(f"The file is not valid JSON ({err}).") from None
+    return validate_progress(data, known_lessons)
+
+
+@dataclass(frozen=True)
+class SectionProgress:
+    section: str
+    lessons: int
+    read: int
+    questions: int
+    correct: int
+
+    @property
+    def fraction(self) -> float:
+        """Share of the section done: each lesson read and each question answered right counts one."""
+        total = self.lessons + self.questions
+        return (self.read + self.correct) / total if total else 0.0
+
+
+def section_progress(progress: dict[str, Any], lessons: Iterable[Lesson], sections: Iterable[str]) -> list[SectionProgress]:
+    """Per-section counts of lessons read and questions answered correctly."""
+    rows = []
+    lessons = list(lessons)
+    for section in sections:
+        mine = [x for x in lessons if x.section == section]
+        if not mine:
+            continue
+        records = [progress.get("lessons", {}).get(x.id, {}) for x in mine]
+        correct = sum(bool(r.get("quiz", {}).get(q.id)) for x, r in zip(mine, records) for q in x.quiz)
+        rows.append(SectionProgress(section, len(mine), sum(bool(r.get("read")) for r in records),
+                                    sum(len(x.quiz) for x in mine), correct))
+    return rows

@@ -135,7 +135,9 @@ def attention(
     return AttentionTrace(raw, scaled, masked, weights, dropped @ v)  # output (..., Lq, d_v)
 
 
-def naive_attention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None = None, *, scale: float | None = None) -> Tensor:
+def naive_attention(
+    q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None = None, *, scale: float | None = None
+) -> Tensor:
     """The reference formula, softmax(Q Kᵀ · scale, masked) V with scale = 1/√d_k by default.
 
     q ``(..., Lq, d_k)``, k ``(..., Lk, d_k)``, v ``(..., Lk, d_v)`` -> ``(..., Lq, d_v)``. It materialises the whole

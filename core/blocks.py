@@ -85,7 +85,7 @@ class RMSNorm(nn.Module):
 
 
 def make_norm(kind: str, d_model: int, eps: float = 1e-5) -> nn.Module:
-    """"layernorm" -> :class:`LayerNorm`, "rmsnorm" -> :class:`RMSNorm`."""
+    """A norm by name: "layernorm" -> :class:`LayerNorm`, "rmsnorm" -> :class:`RMSNorm`."""
     if kind not in NORMS:
         raise ValueError(f"unknown norm {kind!r}; choose one of {NORMS}")
     return LayerNorm(d_model, eps) if kind == "layernorm" else RMSNorm(d_model, eps)
@@ -164,7 +164,9 @@ class TransformerLayer(nn.Module):
         """
         residual_in = x
         x, self_trace = self.residual(
-            x, self.self_attn_norm, lambda h: self.self_attn(h, mask=self_mask, cache=cache, rope=rope, attn_bias=attn_bias)
+            x,
+            self.self_attn_norm,
+            lambda h: self.self_attn(h, mask=self_mask, cache=cache, rope=rope, attn_bias=attn_bias),
         )
         after_self, cross_trace, after_cross = x, None, None
         if self.cross_attn is not None:
@@ -183,7 +185,12 @@ class EncoderLayer(TransformerLayer):
         super().__init__(d_model, n_heads, d_ff, cross_attention=False, **kwargs)
 
     def forward(
-        self, x: Tensor, mask: Tensor | None = None, *, rope: RotaryEmbedding | None = None, attn_bias: Tensor | None = None
+        self,
+        x: Tensor,
+        mask: Tensor | None = None,
+        *,
+        rope: RotaryEmbedding | None = None,
+        attn_bias: Tensor | None = None,
     ) -> tuple[Tensor, LayerTrace]:
         """x ``(B, T, d_model)``, mask e.g. ``padding_mask(lengths, T)`` -> ``(x (B, T, d_model), LayerTrace)``."""
         return super().forward(x, self_mask=mask, rope=rope, attn_bias=attn_bias)

@@ -14,6 +14,8 @@ from torch import Tensor, nn
 
 from core.masks import query_key_positions
 
+POSITIONALS: tuple[str, ...] = ("sinusoidal", "learned", "rope", "alibi", "relative", "none")
+
 
 def sinusoidal_encoding(
     length: int, d_model: int, *, base: float = 10000.0, device: torch.device | str | None = None
@@ -153,3 +155,30 @@ class RelativePositionBias(nn.Module):
     def forward(self, lq: int, lk: int) -> Tensor:
         buckets = self.buckets(lq, lk, self.embedding.weight.device)  # (Lq, Lk)
         return self.embedding(buckets).permute(2, 0, 1)  # (H, Lq, Lk)
+
+
+class PositionalScheme(nn.Module):
+    """A model's positional scheme by name (one of :data:`POSITIONALS`): an absolute table added to the
+    embeddings ("sinusoidal", "learned"), RoPE for q/k ("rope"), or a score bias ("alibi", "relative")."""
+
+    def __init__(self, kind: str, *, max_len: int, d_model: int, n_heads: int, causal: bool) -> None:
+        super().__init__()
+        if kind not in POSITIONALS:
+            raise ValueError(f"unknown positional {kind!r}; choose one of {POSITIONALS}")
+        self.kind, self.n_heads = kind, n_heads
+        tables = {"sinusoidal": SinusoidalPositionalEncoding, "learned": LearnedPositionalEmbedding}
+        self.table = tables[kind](max_len, d_model) if kind in tables else None
+        self.rope = RotaryEmbedding(d_model // n_heads) if kind == "rope" else None
+        self.relative = RelativePositionBias(n_heads, bidirectional=not causal) if kind == "relative" else None
+
+    def add_to_embeddings(self, x: Tensor, start: int) -> Tensor:
+        """x ``(B, T, d_model)`` at positions start..start+T-1 -> x + PE (unchanged without a table)."""
+        if self.table is None:
+            return x
+        return x + self.table(torch.arange(start, start + x.shape[1], device=x.device))  # (B, T, d_model)
+
+    def attn_bias(self, lq: int, lk: int, like: Tensor) -> Tensor | None:
+        """Score bias ``(H, Lq, Lk)`` for "alibi" / "relative" (dtype and device of ``like``), else None."""
+        if self.kind == "alibi":
+            return alibi_bias(self.n_heads, lq, lk, device=like.device).to(like.dtype)
+        return self.relative(lq, lk).to(like.dtype) if self.relative is not None else None

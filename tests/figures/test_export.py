@@ -107,6 +107,7 @@ def test_zip_holds_every_layer_and_head_plus_data():
     assert len(pngs) == 2 * 3
     assert any("_L1_H2_" in n for n in pngs)
     assert all(n.startswith("multi_head_random-seed0") for n in names)
+    assert len(names) == len(set(names)) == 2 * 3 + 3
     assert {n.rsplit(".", 1)[1] for n in names} == {"png", "csv", "json", "npz"}
     assert attention_zip(export) == attention_zip(_export())  # reproducible archive
 

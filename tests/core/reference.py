@@ -13,17 +13,19 @@ from core.multihead import MultiHeadAttention
 
 
 def float64_attention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None = None) -> tuple[Tensor, Tensor]:
-    """softmax(QKᵀ/√d) V in float64 with explicit loops over nothing hidden: exp / sum by hand.
+    """softmax(QKᵀ/√d) V in float64, the softmax written out (shift by the row max, exp, divide by the sum).
 
     Returns (weights, output); a query with no visible key gets zero weights and zero output.
     """
     q, k, v = q.double(), k.double(), v.double()
     scores = torch.einsum("...qd,...kd->...qk", q, k) / math.sqrt(q.shape[-1])
     allowed = torch.ones_like(scores, dtype=torch.bool) if mask is None else mask.expand_as(scores)
-    row_max = torch.where(allowed, scores, torch.full_like(scores, -1e300)).amax(-1, keepdim=True)
-    unnormalised = torch.where(allowed, torch.exp(scores - row_max), torch.zeros_like(scores))
+    neg_inf = torch.full_like(scores, -math.inf)
+    row_max = torch.where(allowed, scores, neg_inf).amax(-1, keepdim=True).detach()  # a shift: softmax ignores it
+    row_max = torch.where(torch.isfinite(row_max), row_max, torch.zeros_like(row_max))
+    unnormalised = torch.exp(torch.where(allowed, scores - row_max, neg_inf))  # exp(-inf) = 0 for masked keys
     total = unnormalised.sum(-1, keepdim=True)
-    weights = torch.where(total > 0, unnormalised / total.clamp_min(1e-300), torch.zeros_like(unnormalised))
+    weights = torch.where(total > 0, unnormalised / torch.where(total > 0, total, 1.0), 0.0)
     return weights, torch.einsum("...qk,...kd->...qd", weights, v)
 
 

@@ -227,11 +227,66 @@ def mha_params(d_model: int, n_heads: int, n_kv_heads: int | None = None, bias: 
     return _n_params(MultiHeadAttention(d_model, n_heads, n_kv_heads=n_kv_heads, bias=bias))
 
 
-def ffn_params(d_model: int, d_ff: int, activation: str = "relu") -> int:
+def ffn_params(d_model: int, d_ff: int, activation: str = "relu", bias: bool = True) -> int:
     """Parameters of core.blocks.FeedForward."""
     from core.blocks import FeedForward
 
-    return _n_params(FeedForward(d_model, d_ff, activation=activation))
+    return _n_params(FeedForward(d_model, d_ff, activation=activation, bias=bias))
+
+
+def moe_ffn_params(d_model: int, d_ff: int, n_experts: int, activation: str = "swiglu", bias: bool = False) -> int:
+    """Parameters of `n_experts` core.blocks.FeedForward experts (the router's few numbers left out)."""
+    return n_experts * ffn_params(d_model, d_ff, activation, bias)
+
+
+def mha_weight_bytes(d_model: int, n_heads: int, bits: int, n_kv_heads: int | None = None) -> float:
+    """Bytes of a bias-free core MultiHeadAttention's weights stored at `bits` bits per parameter."""
+    return mha_params(d_model, n_heads, n_kv_heads=n_kv_heads, bias=False) * bits / 8
+
+
+def lora_params(d_in: int, d_out: int, rank: int) -> int:
+    """Trainable parameters of a LoRA update B·A: B (d_out × rank) and A (rank × d_in), built as real tensors."""
+    import torch
+
+    b, a = torch.empty(d_out, rank, device="meta"), torch.empty(rank, d_in, device="meta")
+    return b.numel() + a.numel()
+
+
+def decoder_model_params(vocab_size: int, d_model: int, n_heads: int, n_layers: int, d_ff: int, **config: Any) -> int:
+    """core.models.count_parameters of a DecoderOnlyModel built from a DecoderConfig (tied weights counted once)."""
+    from core.models import DecoderConfig, DecoderOnlyModel, count_parameters
+
+    cfg = DecoderConfig(vocab_size=vocab_size, d_model=d_model, n_heads=n_heads, n_layers=n_layers, d_ff=d_ff,
+                        **config)
+    return count_parameters(DecoderOnlyModel(cfg))["total"]
+
+
+def attention_matrix_bytes(seq_len: int, n_heads: int = 1, batch: int = 1, dtype: str = "float32") -> int:
+    """Bytes of the (B, H, n, n) score tensor core.attention.attention_scores produces for n tokens.
+
+    Runs on `meta` tensors: the real shapes and dtype, no memory allocated.
+    """
+    import torch
+
+    from core.attention import attention_scores
+
+    q = torch.empty(batch, n_heads, seq_len, 8, dtype=getattr(torch, dtype), device="meta")  # (B, H, n, d_k)
+    scores = attention_scores(q, q)  # (B, H, n, n)
+    return scores.numel() * scores.element_size()
+
+
+def vit_tokens(image_size: int, patch_size: int, cls_token: bool = True) -> int:
+    """Sequence length of core.vit: the ViTConfig's patch count, plus one for [CLS]."""
+    from core.vit import ViTConfig
+
+    return ViTConfig(image_size=image_size, patch_size=patch_size).n_patches + int(cls_token)
+
+
+def patch_embedding_params(patch_size: int, d_model: int, channels: int = 3) -> int:
+    """Parameters of core.vit.PatchEmbedding (one linear map C·p·p -> d_model, with bias)."""
+    from core.vit import PatchEmbedding
+
+    return _n_params(PatchEmbedding(patch_size, d_model, channels))
 
 
 def layernorm_params(d_model: int) -> int:
@@ -309,6 +364,13 @@ RESOLVERS: dict[str, Callable[..., int | float]] = {
     "softmax_peak": softmax_peak,
     "kv_cache_bytes": kv_cache_bytes,
     "alibi_slope": alibi_slope,
+    "moe_ffn_params": moe_ffn_params,
+    "mha_weight_bytes": mha_weight_bytes,
+    "lora_params": lora_params,
+    "decoder_model_params": decoder_model_params,
+    "attention_matrix_bytes": attention_matrix_bytes,
+    "vit_tokens": vit_tokens,
+    "patch_embedding_params": patch_embedding_params,
     "mha_params": mha_params,
     "ffn_params": ffn_params,
     "layernorm_params": layernorm_params,

@@ -1,0 +1,125 @@
+"""The four scoring functions side by side: seeded scorer modules, their parameter counts, FLOPs and measured time.
+
+    dot             s(q, k) = qᵀk                       0 parameters
+    scaled_dot      s(q, k) = qᵀk / √d                  0 parameters
+    additive        s(q, k) = vᵀ tanh(W₁q + W₂k)         h·d_q + h·d_k + h      (Bahdanau et al. 2014)
+    multiplicative  s(q, k) = qᵀ W k                    d_q·d_k                 (Luong et al. 2015, "general")
+
+FLOPs count a multiply-add as 2 and a tanh or a division as 1, for scoring Lq queries against Lk keys of width d.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from core.attention import SCORINGS, AdditiveScorer, MultiplicativeScorer, attention, attention_scores
+from core.toy_inputs import seeded_module
+
+SCORING_NAMES = {
+    "dot": "Dot product",
+    "scaled_dot": "Scaled dot product",
+    "additive": "Additive (Bahdanau)",
+    "multiplicative": "Multiplicative (Luong general)",
+}
+
+
+def build_scorers(d: int, d_hidden: int, seed: int, *, identity_w: bool = False) -> dict[str, nn.Module | None]:
+    """{scoring: scorer module or None}, weights seeded with ``seed``.
+
+    identity_w: start Luong's W as the identity (then "multiplicative" equals "dot"); otherwise W ~ N(0, 1/d).
+    """
+    additive = seeded_module(lambda: AdditiveScorer(d, d, d_hidden), seed)
+    multiplicative = seeded_module(lambda: MultiplicativeScorer(d, d), seed + 1)
+    if not identity_w:
+        g = torch.Generator().manual_seed(seed + 2)
+        with torch.no_grad():
+            multiplicative.weight.copy_(torch.randn(d, d, generator=g) / math.sqrt(d))
+    return {"dot": None, "scaled_dot": None, "additive": additive, "multiplicative": multiplicative}
+
+
+def count_parameters(module: nn.Module | None) -> int:
+    """Number of trainable numbers in a live scorer module (0 for the parameter-free dot products)."""
+    return 0 if module is None else sum(p.numel() for p in module.parameters() if p.requires_grad)
+
+
+def parameter_formula(scoring: str, d: int, d_hidden: int) -> tuple[str, int]:
+    """(formula as text, its value) of a scorer's parameter count, for query and key width d."""
+    return {
+        "dot": ("0", 0),
+        "scaled_dot": ("0", 0),
+        "additive": ("h·d + h·d + h", d_hidden * d * 2 + d_hidden),
+        "multiplicative": ("d·d", d * d),
+    }[scoring]
+
+
+def score_flops(scoring: str, lq: int, lk: int, d: int, d_hidden: int) -> int:
+    """FLOPs to compute the ``(Lq, Lk)`` score matrix (multiply-add = 2).
+
+    dot: 2·Lq·Lk·d;  scaled_dot: + Lq·Lk divisions;  multiplicative: 2·Lq·d² (q W) + 2·Lq·Lk·d;
+    additive: 2·(Lq + Lk)·d·h (W₁q, W₂k) + Lq·Lk·h (add) + Lq·Lk·h (tanh) + 2·Lq·Lk·h (vᵀ·).
+    """
+    if scoring == "dot":
+        return 2 * lq * lk * d
+    if scoring == "scaled_dot":
+        return 2 * lq * lk * d + lq * lk
+    if scoring == "multiplicative":
+        return 2 * lq * d * d + 2 * lq * lk * d
+    if scoring == "additive":
+        return 2 * (lq + lk) * d * d_hidden + 4 * lq * lk * d_hidden
+    raise ValueError(f"unknown scoring {scoring!r}; choose one of {SCORINGS}")
+
+
+def run_scoring(q: Tensor, k: Tensor, v: Tensor, scoring: str, scorer: nn.Module | None, mask: Tensor | None = None):
+    """core attention with one scoring function (no gradient) -> AttentionTrace."""
+    with torch.no_grad():
+        return attention(q, k, v, mask, scoring=scoring, scorer=scorer)
+
+
+def median_seconds(fn: Callable[[], object], device: torch.device, repeats: int = 7) -> float:
+    """Median wall time of ``fn()`` over ``repeats`` runs after one warm-up (CUDA synchronised around each run)."""
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    fn()
+    sync()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        sync()
+        times.append(time.perf_counter() - t0)
+    return sorted(times)[len(times) // 2]
+
+
+@dataclass(frozen=True)
+class ScoringTiming:
+    """Measured median seconds of each scoring's score matrix at (Lq, Lk, d, d_hidden) on ``device``."""
+
+    length: int
+    d: int
+    d_hidden: int
+    device: str
+    seconds: dict[str, float]
+
+
+def time_scorings(length: int, d: int, d_hidden: int, seed: int, device: torch.device, repeats: int = 7) -> ScoringTiming:
+    """Time ``attention_scores`` for every scoring on random q, k ``(length, d)`` on ``device``."""
+    g = torch.Generator().manual_seed(seed)
+    q = torch.randn(length, d, generator=g).to(device)  # (L, d)
+    k = torch.randn(length, d, generator=g).to(device)  # (L, d)
+    scorers = {name: (m.to(device) if m is not None else None) for name, m in build_scorers(d, d_hidden, seed).items()}
+    seconds = {}
+    with torch.no_grad():
+        for name in SCORINGS:
+            scale = 1.0 / math.sqrt(d) if name == "scaled_dot" else None
+
+            def score(name=name, scale=scale):
+                s = attention_scores(q, k, name, scorers[name])
+                return s * scale if scale is not None else s
+
+            seconds[name] = median_seconds(score, device, repeats)
+    return ScoringTiming(length, d, d_hidden, str(device), seconds)

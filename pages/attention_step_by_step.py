@@ -1,0 +1,114 @@
+"""Type a sentence and follow it through Q, K, V, the scores, ÷√d_k, the mask, softmax and the weighted sum."""
+
+import numpy as np
+import streamlit as st
+import torch
+
+from core.attention import attention
+from core.masks import causal_mask
+from core.toy_inputs import MAX_TOKENS, TokenizeError, checked_tokens, random_embeddings, random_tokens, \
+    seeded_embeddings, seeded_projections
+from figures.attention_steps import dim_labels, query_row_figure, token_labels, weighted_sum_figure
+from figures.export import AttentionExport
+from figures.heatmap import DIVERGING_SCALE, heatmap
+from ui.charts import show_figure
+from ui.settings import get_settings
+from ui.shell import page_shell
+
+SLUG = "attention_step_by_step"
+DEFAULT_TEXT = "the cat sat on the mat because it was tired"
+STAGES = {
+    "1 · raw scores QKᵀ": ("raw_scores", "score"),
+    "2 · ÷ √d_k (and ÷ temperature)": ("scaled_scores", "score"),
+    "3 · mask (masked = −∞, blank)": ("masked_scores", "score"),
+    "5 · output = weights · V": ("output", "value"),
+}
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def compute(tokens: tuple[str, ...] | None, n_random: int, d_model: int, d_k: int, temperature: float, causal: bool,
+            seed: int, device: str) -> dict[str, np.ndarray]:
+    """Embeddings -> Q, K, V -> core attention; every trace field as a numpy array (cached on the inputs)."""
+    x = seeded_embeddings(tokens, d_model, seed) if tokens else random_embeddings(n_random, d_model, seed)
+    proj = seeded_projections(d_model, d_k, seed)
+    q, k, v = (t.to(device) for t in proj.project(x))  # (T, d_k) each
+    mask = causal_mask(len(x), device=device) if causal else None
+    trace = attention(q, k, v, mask, temperature=temperature)
+    fields = {"x": x, "q": q, "k": k, "v": v, **{f: getattr(trace, f) for f in
+                                                ("raw_scores", "scaled_scores", "masked_scores", "weights", "output")}}
+    return {name: t.detach().cpu().double().numpy() for name, t in fields.items()}
+
+
+settings = get_settings()
+lab = page_shell(SLUG)
+with lab:
+    left, right = st.columns(2)
+    mode = left.radio("Input", ["Your sentence", "Random tokens"], horizontal=True, key=f"{SLUG}_mode")
+    if mode == "Your sentence":
+        text = right.text_input("Sentence", DEFAULT_TEXT, max_chars=2000, key=f"{SLUG}_text")
+        n_random = 0
+    else:
+        n_random = right.slider("Sequence length", 2, 24, 8, key=f"{SLUG}_length")
+    c1, c2, c3, c4 = st.columns(4)
+    d_model = c1.slider("d_model (embedding width)", 2, 64, 16, key=f"{SLUG}_d_model")
+    d_k = c2.slider("d_k (query/key/value width)", 1, 32, 8, key=f"{SLUG}_d_k")
+    temperature = c3.slider("Temperature", 0.1, 5.0, 1.0, step=0.1, key=f"{SLUG}_temperature",
+                            help="Scores are divided by it before softmax: < 1 sharpens, > 1 flattens.")
+    mask_kind = c4.selectbox("Mask", ["none", "causal"], key=f"{SLUG}_mask")
+
+    if mode == "Your sentence":
+        try:
+            tokens = checked_tokens(text, MAX_TOKENS)
+        except TokenizeError as err:
+            st.warning(str(err))
+            st.stop()
+        st.caption("Tokenizer: lower-cased words split on whitespace (punctuation stays attached). "
+                   f"Embeddings: seeded random N(0, 1) per word (seed {settings.seed}; equal words share a vector, "
+                   "no positions added). W_Q, W_K, W_V: seeded random initialisation, N(0, 1/d_model).")
+    else:
+        tokens = random_tokens(n_random)
+        st.caption(f"Random tokens: {n_random} independent N(0, 1) embeddings (seed {settings.seed}). "
+                   "W_Q, W_K, W_V: seeded random initialisation, N(0, 1/d_model).")
+    r = compute(tuple(tokens) if mode == "Your sentence" else None, n_random, d_model, d_k, float(temperature),
+                mask_kind == "causal", settings.seed, str(settings.device))
+    labels = token_labels(tokens)
+    T = len(labels)
+
+    st.subheader("1. Q, K, V: three projections of the same embeddings")
+    st.markdown(f"`X {tuple(r['x'].shape)}` · `W_Q, W_K, W_V ({d_model}, {d_k})` → "
+                f"`Q = X W_Q`, `K = X W_K`, `V = X W_V`, each `({T}, {d_k})`.")
+    qkv = np.concatenate([r["q"], r["k"], r["v"]], axis=1)  # (T, 3·d_k)
+    cols = dim_labels(d_k, "q") + dim_labels(d_k, "k") + dim_labels(d_k, "v")
+    show_figure(heatmap(qkv, cols, labels, f"Q | K | V side by side ({T} tokens × 3 · {d_k} dimensions)",
+                        colorbar_title="value", x_title="dimension", y_title="token", colorscale=DIVERGING_SCALE),
+                key=f"{SLUG}_qkv")
+
+    st.subheader("2. Scores → ÷√d_k → mask → softmax → weighted sum")
+    stage = st.radio("Stage to show beside the weights", list(STAGES), horizontal=True, key=f"{SLUG}_stage")
+    field, unit = STAGES[stage]
+    a, b = st.columns(2)
+    with a:
+        if field == "output":
+            fig = heatmap(r["output"], dim_labels(d_k, "out"), labels, f"Output = weights · V ({T} × {d_k})",
+                          colorbar_title="value", x_title="dimension", colorscale=DIVERGING_SCALE)
+        else:
+            fig = heatmap(r[field], labels, labels, f"Stage {stage}", colorbar_title="score",
+                          colorscale=DIVERGING_SCALE)
+        show_figure(fig, key=f"{SLUG}_stage_map")
+    with b:
+        export = AttentionExport(page=SLUG, model=f"random-seed{settings.seed}", weights=r["weights"][None, None],
+                                 query_tokens=tuple(labels), key_tokens=tuple(labels),
+                                 inputs={"tokens": tokens, "d_model": d_model, "d_k": d_k, "t": temperature,
+                                         "mask": mask_kind, "seed": settings.seed})
+        show_figure(heatmap(r["weights"], labels, labels, "4 · softmax weights (each row sums to 1)", zmin=0,
+                            zmax=1), key=f"{SLUG}_weights", export=export)
+    st.caption(f"÷ √d_k = ÷ {np.sqrt(d_k):.3f}" + (f", then ÷ temperature {temperature:g}" if temperature != 1 else ""))
+
+    st.subheader("3. One query, close up")
+    if st.session_state.get(f"{SLUG}_query", 0) not in range(T):
+        st.session_state[f"{SLUG}_query"] = 0  # the sentence got shorter than the chosen position
+    plain = token_labels(tokens, escape=False)
+    i = st.selectbox("Query token", list(range(T)), format_func=lambda j: plain[j], key=f"{SLUG}_query")
+    show_figure(query_row_figure(r["masked_scores"][i], r["weights"][i], labels, labels[i]), key=f"{SLUG}_row")
+    show_figure(weighted_sum_figure(r["weights"][i], r["v"], r["output"][i], labels, labels[i]), key=f"{SLUG}_sum")
+    st.caption(f"Device: {settings.device}. Hover any cell or bar for its exact value.")

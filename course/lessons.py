@@ -142,8 +142,9 @@ def _parse_question(raw: Any, name: str) -> Question:
     tolerance = raw.get("tolerance", 0.0)
     if isinstance(tolerance, bool) or not isinstance(tolerance, (int, float)) or tolerance < 0:
         raise LessonError(f"{where}: 'tolerance' must be a number >= 0")
-    return Question(qid, kind, raw["prompt"], answer, raw["explanation"], options, float(tolerance),
-                    str(raw.get("unit", "")))
+    return Question(
+        qid, kind, raw["prompt"], answer, raw["explanation"], options, float(tolerance), str(raw.get("unit", ""))
+    )
 
 
 def parse_lesson(text: str, path: Path) -> Lesson:
@@ -164,9 +165,19 @@ def parse_lesson(text: str, path: Path) -> Lesson:
     ids = [q.id for q in questions]
     if len(set(ids)) != len(ids):
         raise LessonError(f"{name}: quiz question ids must be unique, got {ids}")
-    return Lesson(path.stem, path, meta["title"], meta["section"], meta["order"], meta["page"],
-                  _str_list(meta, "objectives", name), _str_list(meta, "prerequisites", name),
-                  _str_list(meta, "code", name), questions, body)
+    return Lesson(
+        path.stem,
+        path,
+        meta["title"],
+        meta["section"],
+        meta["order"],
+        meta["page"],
+        _str_list(meta, "objectives", name),
+        _str_list(meta, "prerequisites", name),
+        _str_list(meta, "code", name),
+        questions,
+        body,
+    )
 
 
 @cache
@@ -216,7 +227,12 @@ def resolve_code_name(dotted: str) -> Any:
 # ---------------------------------------------------------------- placeholders and their resolvers
 
 
-def _n_params(module: Any) -> int:
+def _n_params(build: Callable[[], Any]) -> int:
+    """Parameters of the module `build()` makes, built on the `meta` device (real shapes, no memory, instant)."""
+    import torch
+
+    with torch.device("meta"):
+        module = build()
     return sum(p.numel() for p in module.parameters())
 
 
@@ -224,14 +240,14 @@ def mha_params(d_model: int, n_heads: int, n_kv_heads: int | None = None, bias: 
     """Parameters of core.multihead.MultiHeadAttention (W_Q, W_K, W_V, W_O and their biases)."""
     from core.multihead import MultiHeadAttention
 
-    return _n_params(MultiHeadAttention(d_model, n_heads, n_kv_heads=n_kv_heads, bias=bias))
+    return _n_params(lambda: MultiHeadAttention(d_model, n_heads, n_kv_heads=n_kv_heads, bias=bias))
 
 
 def ffn_params(d_model: int, d_ff: int, activation: str = "relu", bias: bool = True) -> int:
     """Parameters of core.blocks.FeedForward."""
     from core.blocks import FeedForward
 
-    return _n_params(FeedForward(d_model, d_ff, activation=activation, bias=bias))
+    return _n_params(lambda: FeedForward(d_model, d_ff, activation=activation, bias=bias))
 
 
 def moe_ffn_params(d_model: int, d_ff: int, n_experts: int, activation: str = "swiglu", bias: bool = False) -> int:
@@ -256,9 +272,12 @@ def decoder_model_params(vocab_size: int, d_model: int, n_heads: int, n_layers: 
     """core.models.count_parameters of a DecoderOnlyModel built from a DecoderConfig (tied weights counted once)."""
     from core.models import DecoderConfig, DecoderOnlyModel, count_parameters
 
-    cfg = DecoderConfig(vocab_size=vocab_size, d_model=d_model, n_heads=n_heads, n_layers=n_layers, d_ff=d_ff,
-                        **config)
-    return count_parameters(DecoderOnlyModel(cfg))["total"]
+    cfg = DecoderConfig(vocab_size=vocab_size, d_model=d_model, n_heads=n_heads, n_layers=n_layers, d_ff=d_ff, **config)
+    import torch
+
+    with torch.device("meta"):
+        model = DecoderOnlyModel(cfg)
+    return count_parameters(model)["total"]
 
 
 def attention_matrix_bytes(seq_len: int, n_heads: int = 1, batch: int = 1, dtype: str = "float32") -> int:
@@ -286,28 +305,28 @@ def patch_embedding_params(patch_size: int, d_model: int, channels: int = 3) -> 
     """Parameters of core.vit.PatchEmbedding (one linear map C·p·p -> d_model, with bias)."""
     from core.vit import PatchEmbedding
 
-    return _n_params(PatchEmbedding(patch_size, d_model, channels))
+    return _n_params(lambda: PatchEmbedding(patch_size, d_model, channels))
 
 
 def layernorm_params(d_model: int) -> int:
     """Parameters of core.blocks.LayerNorm (gain and bias)."""
     from core.blocks import LayerNorm
 
-    return _n_params(LayerNorm(d_model))
+    return _n_params(lambda: LayerNorm(d_model))
 
 
 def encoder_layer_params(d_model: int, n_heads: int, d_ff: int) -> int:
     """Parameters of one core.blocks.EncoderLayer."""
     from core.blocks import EncoderLayer
 
-    return _n_params(EncoderLayer(d_model, n_heads, d_ff))
+    return _n_params(lambda: EncoderLayer(d_model, n_heads, d_ff))
 
 
 def decoder_layer_params(d_model: int, n_heads: int, d_ff: int) -> int:
     """Parameters of one core.blocks.DecoderLayer (self-attention, cross-attention, FFN, three norms)."""
     from core.blocks import DecoderLayer
 
-    return _n_params(DecoderLayer(d_model, n_heads, d_ff))
+    return _n_params(lambda: DecoderLayer(d_model, n_heads, d_ff))
 
 
 def _random_qk(d_k: int, n_q: int, n_k: int, seed: int) -> tuple[Any, Any]:
@@ -335,8 +354,9 @@ def softmax_peak(d_k: int, n_keys: int, scaled: bool = False, n_queries: int = 5
     return float(trace.weights.max(dim=-1).values.mean())
 
 
-def kv_cache_bytes(n_layers: int, n_kv_heads: int, d_head: int, seq_len: int, batch: int = 1,
-                   dtype: str = "float16") -> int:
+def kv_cache_bytes(
+    n_layers: int, n_kv_heads: int, d_head: int, seq_len: int, batch: int = 1, dtype: str = "float16"
+) -> int:
     """Bytes a core.multihead.KVCache holds for one layer's (B, H_kv, T, d_head) keys and values, × n_layers.
 
     The tensors live on the `meta` device: real shapes and dtypes, no memory allocated.
@@ -347,8 +367,10 @@ def kv_cache_bytes(n_layers: int, n_kv_heads: int, d_head: int, seq_len: int, ba
 
     shape = (batch, n_kv_heads, seq_len, d_head)  # (B, H_kv, T, d_k)
     cache = KVCache()
-    cache.append(torch.empty(shape, dtype=getattr(torch, dtype), device="meta"),
-                 torch.empty(shape, dtype=getattr(torch, dtype), device="meta"))
+    cache.append(
+        torch.empty(shape, dtype=getattr(torch, dtype), device="meta"),
+        torch.empty(shape, dtype=getattr(torch, dtype), device="meta"),
+    )
     return n_layers * cache.nbytes
 
 

@@ -45,6 +45,23 @@ def numeric_matches(given: float, expected: float, tolerance: float) -> bool:
     return math.isclose(given, expected, rel_tol=max(tolerance, 1e-9), abs_tol=1e-12)
 
 
+def parse_number(text: str) -> float | None:
+    """A learner's typed number: '1,050,624', '1 050 624', '2.5e9', '0.91' → float; blank → None.
+
+    Raises ValueError with a short hint when the text is not a number.
+    """
+    cleaned = text.strip().replace(",", "").replace("_", "").replace(" ", "").replace("\u202f", "")
+    if not cleaned:
+        return None
+    try:
+        value = float(cleaned)
+    except ValueError:
+        raise ValueError("Type a plain number, for example 1050624, 1,050,624 or 0.91.") from None
+    if not math.isfinite(value):
+        raise ValueError("Type a finite number.")
+    return value
+
+
 def check_answer(question: Question, response: int | float | None) -> Feedback:
     """Grade one response: an option index for mc, a number for numeric. None → not answered."""
     if response is None:
@@ -134,7 +151,9 @@ class SectionProgress:
         return (self.read + self.correct) / total if total else 0.0
 
 
-def section_progress(progress: dict[str, Any], lessons: Iterable[Lesson], sections: Iterable[str]) -> list[SectionProgress]:
+def section_progress(
+    progress: dict[str, Any], lessons: Iterable[Lesson], sections: Iterable[str]
+) -> list[SectionProgress]:
     """Per-section counts of lessons read and questions answered correctly."""
     rows = []
     lessons = list(lessons)
@@ -143,7 +162,10 @@ def section_progress(progress: dict[str, Any], lessons: Iterable[Lesson], sectio
         if not mine:
             continue
         records = [progress.get("lessons", {}).get(x.id, {}) for x in mine]
-        correct = sum(bool(r.get("quiz", {}).get(q.id)) for x, r in zip(mine, records) for q in x.quiz)
-        rows.append(SectionProgress(section, len(mine), sum(bool(r.get("read")) for r in records),
-                                    sum(len(x.quiz) for x in mine), correct))
+        correct = sum(bool(r.get("quiz", {}).get(q.id)) for x, r in zip(mine, records, strict=True) for q in x.quiz)
+        rows.append(
+            SectionProgress(
+                section, len(mine), sum(bool(r.get("read")) for r in records), sum(len(x.quiz) for x in mine), correct
+            )
+        )
     return rows

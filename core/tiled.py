@@ -41,7 +41,7 @@ class Tile:
     k_block: int
     k_start: int
     k_stop: int
-    causal_skip: bool  # every key of the tile lies in the future of every query: nothing to compute
+    causal_skip: bool  # every key of the tile lies in the future of every query (or Lk = 0): nothing to compute
 
 
 def tile_schedule(lq: int, lk: int, block_q: int, block_k: int, *, causal: bool = False) -> list[list[Tile]]:
@@ -54,8 +54,8 @@ def tile_schedule(lq: int, lk: int, block_q: int, block_k: int, *, causal: bool 
         q1 = min(q0 + block_q, lq)
         last_visible_key = q1 - 1 + offset  # the block's last query sees keys j <= this
         rows.append([
-            Tile(qi, q0, q1, kj, k0, min(k0 + block_k, lk), causal and k0 > last_visible_key)
-            for kj, k0 in enumerate(range(0, lk, block_k))
+            Tile(qi, q0, q1, kj, k0, min(k0 + block_k, lk), (causal and k0 > last_visible_key) or lk == 0)
+            for kj, k0 in enumerate(range(0, max(lk, 1), block_k))  # Lk = 0: one empty tile, skipped
         ])
     return rows
 

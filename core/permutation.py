@@ -92,6 +92,13 @@ def permutation_experiment(
     return PermutationResult(mode, perm, out[0], out_perm[0], trace.weights[0], trace_perm.weights[0])
 
 
+def random_word_vectors(words: list[str], d_model: int, generator: torch.Generator) -> Tensor:
+    """One random N(0, I) vector per distinct word (a repeated word gets the same vector). -> ``(T, d_model)``."""
+    vocab = {w: i for i, w in enumerate(dict.fromkeys(words))}
+    table = torch.randn(len(vocab), d_model, generator=generator)  # (V, d_model)
+    return table[torch.tensor([vocab[w] for w in words], dtype=torch.long)]  # (T, d_model)
+
+
 def permutation_study(
     words: list[str], *, seed: int = 0, shuffle: int = 0, d_model: int = 32, n_heads: int = 4
 ) -> dict[str, PermutationResult]:
@@ -101,10 +108,7 @@ def permutation_study(
     :class:`MultiHeadAttention` and one seeded learned position table are shared by all modes; ``shuffle`` picks
     the permutation (another draw for each value).
     """
-    generator = torch.Generator().manual_seed(seed)
-    vocab = {w: i for i, w in enumerate(dict.fromkeys(words))}
-    table = torch.randn(len(vocab), d_model, generator=generator)  # (V, d_model)
-    x = table[torch.tensor([vocab[w] for w in words])]  # (T, d_model)
+    x = random_word_vectors(words, d_model, torch.Generator().manual_seed(seed))  # (T, d_model)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         mha = MultiHeadAttention(d_model, n_heads).eval()

@@ -15,8 +15,11 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from core.blocks import EncoderLayer, FeedForward, LayerNorm, RMSNorm, TransformerLayer
+from core.blocks import DecoderLayer, EncoderLayer, FeedForward, LayerNorm, RMSNorm, TransformerLayer
 from core.masks import causal_mask
+from core.permutation import random_word_vectors
+
+LAYER_KINDS: tuple[str, ...] = ("encoder", "decoder")
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,41 @@ def walk_layer(
                      lambda h: attend(layer.cross_attn, h, memory, memory_mask, "cross-attention"))
     sublayer(x, layer.ff_norm, "FFN", feed_forward)
     return steps
+
+
+def make_layer(kind: str, d_model: int, n_heads: int, d_ff: int, **kwargs) -> TransformerLayer:
+    """An :class:`EncoderLayer` ("encoder") or a :class:`DecoderLayer` with cross-attention ("decoder")."""
+    if kind not in LAYER_KINDS:
+        raise ValueError(f"unknown layer kind {kind!r}; choose one of {LAYER_KINDS}")
+    layer_class = EncoderLayer if kind == "encoder" else DecoderLayer
+    return layer_class(d_model, n_heads, d_ff, **kwargs)
+
+
+@torch.no_grad()
+def sentence_walk(
+    words: list[str], kind: str = "encoder", *, norm_first: bool = False, d_model: int = 64, n_heads: int = 4,
+    d_ff: int = 256, seed: int = 0,
+) -> list[ResidualStep]:
+    """Walk a sentence (random word vectors, ``(1, T, d_model)``) through one seeded layer.
+
+    The decoder layer reads the sentence causally and cross-attends to a seeded encoder layer's output for the same
+    sentence (as if the source and the target were the same text), so every tensor has a real origin.
+    """
+    x = random_word_vectors(words, d_model, torch.Generator().manual_seed(seed))[None]  # (1, T, d_model)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        encoder = make_layer("encoder", d_model, n_heads, d_ff, norm_first=norm_first).eval()
+        layer = encoder if kind == "encoder" else make_layer(kind, d_model, n_heads, d_ff, norm_first=norm_first).eval()
+    if kind == "encoder":
+        return walk_layer(layer, x)
+    memory, _ = encoder(x)  # (1, T, d_model): the "source" the decoder cross-attends to
+    return walk_layer(layer, x, memory, causal_mask(x.shape[1]))
+
+
+def layer_parameter_counts(kind: str, d_model: int, n_heads: int, d_ff: int, **kwargs) -> dict[str, int]:
+    """:func:`parameter_counts` of one layer built on the meta device (shapes only, nothing allocated)."""
+    with torch.device("meta"):
+        return parameter_counts(make_layer(kind, d_model, n_heads, d_ff, **kwargs))
 
 
 def token_stats(x: Tensor) -> tuple[Tensor, Tensor]:

@@ -1,0 +1,135 @@
+"""The transformer block: follow the residual stream, compare norms and FFNs, stack 24 layers post-LN vs pre-LN."""
+
+import pandas as pd
+import streamlit as st
+import torch
+
+from core.blocks import ACTIVATIONS
+from core.residual import (
+    LAYER_KINDS,
+    activation_curve,
+    depth_profile,
+    ffn_parameters,
+    layer_parameter_counts,
+    norm_comparison,
+    sentence_walk,
+    spread_tokens,
+)
+from figures.block import (
+    activation_figure,
+    count_bars,
+    depth_figure,
+    norm_stats_figure,
+    residual_steps_figure,
+    shape_text,
+)
+from ui.charts import show_figure
+from ui.settings import get_settings
+from ui.shell import page_shell
+
+SLUG = "transformer_block"
+VIEWS = ("Residual stream", "LayerNorm vs RMSNorm", "Feed-forward", "Post-LN vs pre-LN", "Parameter counts")
+MAX_WORDS = 24
+
+
+@st.cache_data(max_entries=32)
+def walk_view(words: tuple[str, ...], kind: str, norm_first: bool, d_model: int, n_heads: int, seed: int):
+    steps = sentence_walk(list(words), kind, norm_first=norm_first, d_model=d_model, n_heads=n_heads,
+                          d_ff=4 * d_model, seed=seed)
+    return pd.DataFrame({
+        "step": [s.name for s in steps], "shape": [shape_text(s.shape) for s in steps],
+        "per-token RMS": [s.token_rms for s in steps], "mean": [float(s.tensor.mean()) for s in steps],
+        "std": [float(s.tensor.std()) for s in steps], "what": [s.note for s in steps],
+    })
+
+
+@st.cache_data(max_entries=16)
+def depth_view(n_layers: int, seed: int):
+    runs = {label: depth_profile(n_layers, 64, 4, 256, norm_first=nf, seed=seed)
+            for label, nf in (("post-LN (2017)", False), ("pre-LN (GPT-2)", True))}
+    return {label: (p.residual_rms.numpy(), p.grad_norm.numpy()) for label, p in runs.items()}
+
+
+def show_residual(settings) -> None:
+    text = st.text_input("Sentence", "the cat sat on the mat", key=f"{SLUG}_sentence", max_chars=400)
+    c1, c2, c3 = st.columns(3)
+    d_model = c1.slider("d_model", 16, 256, 64, step=16, key=f"{SLUG}_d_model")
+    n_heads = c2.select_slider("Heads", [1, 2, 4, 8], 4, key=f"{SLUG}_heads")
+    norm_first = c3.toggle("pre-LN (norm_first)", False, key=f"{SLUG}_norm_first")
+    words = tuple(text.split())[:MAX_WORDS]
+    if not words:
+        st.warning("Type at least one word to send through the layer.")
+        return
+    if len(text.split()) > MAX_WORDS:
+        st.info(f"Only the first {MAX_WORDS} words are used.")
+    st.caption(f"{len(words)} tokens → random word vectors (seed {settings.seed}) → one seeded layer, d_ff = 4·d_model. "
+               "The decoder layer cross-attends to an encoder layer's output for the same sentence.")
+    for kind, column in zip(LAYER_KINDS, st.tabs(["Encoder layer", "Decoder layer"]), strict=True):
+        with column:
+            table = walk_view(words, kind, norm_first, d_model, n_heads, settings.seed)
+            ln = "pre-LN" if norm_first else "post-LN"
+            title = f"{kind.capitalize()} layer ({ln}), step by step"
+            fig = residual_steps_figure(table["step"], table["shape"], table["per-token RMS"], title)
+            show_figure(fig, key=f"{SLUG}_{kind}_steps")
+            st.dataframe(table, hide_index=True, width="stretch")
+
+
+def show_norms(settings) -> None:
+    offset = st.slider("Spread of the token means (± offset)", 0.0, 5.0, 3.0, step=0.5, key=f"{SLUG}_offset")
+    x = spread_tokens(8, 64, offset, settings.generator())
+    stats = norm_comparison(x)
+    show_figure(norm_stats_figure(stats, [f"t{i}" for i in range(8)]), key=f"{SLUG}_norms")
+    st.caption("8 tokens of width 64 with different means and scales (seeded). LayerNorm output: mean 0, std 1 for "
+               "every token. RMSNorm output: root-mean-square 1, but the mean (and so the std) is left as it was.")
+
+
+def show_ffn() -> None:
+    c1, c2, c3 = st.columns(3)
+    d_model = c1.select_slider("d_model", [64, 128, 256, 512, 768, 1024], 512, key=f"{SLUG}_ffn_d")
+    ratio = c2.slider("d_ff / d_model", 1, 8, 4, key=f"{SLUG}_ffn_ratio")
+    match = c3.toggle("SwiGLU at ⅔·d_ff (LLaMA)", True, key=f"{SLUG}_ffn_match")
+    xs = torch.linspace(-4, 4, 161)
+    curves = {a: activation_curve(a, xs) for a in ACTIVATIONS}
+    show_figure(activation_figure(xs, {"ReLU": curves["relu"], "GELU": curves["gelu"],
+                                       "SwiGLU: SiLU(x)·x": curves["swiglu"]}), key=f"{SLUG}_acts")
+    d_ff = ratio * d_model
+    widths = {a: round(2 * d_ff / 3) if a == "swiglu" and match else d_ff for a in ACTIVATIONS}
+    counts = {f"{a} (d_ff={w})": ffn_parameters(d_model, w, a) for a, w in widths.items()}
+    show_figure(count_bars(counts, f"FFN parameters at d_model={d_model}"), key=f"{SLUG}_ffn_params")
+
+
+def show_depth(settings) -> None:
+    n_layers = st.slider("Layers", 2, 48, 24, key=f"{SLUG}_layers")
+    show_figure(depth_figure(depth_view(n_layers, settings.seed)), key=f"{SLUG}_depth")
+    st.caption("Freshly initialised stacks (d_model 64, 4 heads), one seeded input. Post-LN renormalises the stream "
+               "after every sub-layer; pre-LN keeps a clean sum, so the stream grows with depth and a final norm "
+               "follows. Gradients: the loss is mean(output · random target).")
+
+
+def show_params() -> None:
+    c1, c2, c3, c4 = st.columns(4)
+    kind = c1.radio("Layer", LAYER_KINDS, key=f"{SLUG}_p_kind")
+    d_model = c2.select_slider("d_model", [64, 128, 256, 512, 768, 1024], 512, key=f"{SLUG}_p_d")
+    n_heads = c3.select_slider("Heads", [1, 2, 4, 8, 16], 8, key=f"{SLUG}_p_heads")
+    activation = c4.radio("FFN", ACTIVATIONS, key=f"{SLUG}_p_act")
+    counts = layer_parameter_counts(kind, d_model, n_heads, 4 * d_model, activation=activation)
+    total = sum(counts.values())
+    show_figure(count_bars(counts, f"{kind.capitalize()} layer, d_model={d_model}, d_ff={4 * d_model}: "
+                                   f"{total:,} parameters"), key=f"{SLUG}_params")
+    st.caption("Counted from the live core module (built on PyTorch's meta device: shapes only, no memory).")
+
+
+settings = get_settings()
+lab = page_shell(SLUG)
+with lab:
+    view = st.radio("Show", VIEWS, horizontal=True, key=f"{SLUG}_view")
+    if view == VIEWS[0]:
+        show_residual(settings)
+    elif view == VIEWS[1]:
+        show_norms(settings)
+    elif view == VIEWS[2]:
+        show_ffn()
+    elif view == VIEWS[3]:
+        show_depth(settings)
+    else:
+        show_params()

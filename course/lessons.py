@@ -294,6 +294,14 @@ def attention_matrix_bytes(seq_len: int, n_heads: int = 1, batch: int = 1, dtype
     return scores.numel() * scores.element_size()
 
 
+def attention_peak_bytes(path: str, seq_len: int, n_heads: int, d_head: int, batch: int = 1) -> int:
+    """Peak bytes core.memory predicts for one float32 attention call: path "naive" or "tiled" (default blocks)."""
+    from core.memory import predicted_naive_peak_bytes, predicted_tiled_peak_bytes
+
+    predict = {"naive": predicted_naive_peak_bytes, "tiled": predicted_tiled_peak_bytes}[path]
+    return predict(batch, n_heads, seq_len, seq_len, d_head)
+
+
 def vit_tokens(image_size: int, patch_size: int, cls_token: bool = True) -> int:
     """Sequence length of core.vit: the ViTConfig's patch count, plus one for [CLS]."""
     from core.vit import ViTConfig
@@ -391,6 +399,7 @@ RESOLVERS: dict[str, Callable[..., int | float]] = {
     "lora_params": lora_params,
     "decoder_model_params": decoder_model_params,
     "attention_matrix_bytes": attention_matrix_bytes,
+    "attention_peak_bytes": attention_peak_bytes,
     "vit_tokens": vit_tokens,
     "patch_embedding_params": patch_embedding_params,
     "mha_params": mha_params,

@@ -53,7 +53,8 @@ class ScalingSweep:
     max_weight_*:     mean over samples of the largest softmax weight (1/n_keys = uniform, 1 = one-hot)
     entropy_*:        mean softmax entropy in nats (log n_keys = uniform, 0 = one-hot)
     jacobian_norm_*:  mean ‖diag(p) − ppᵀ‖_F, how much gradient reaches the scores
-    example_*:        ``(D, n_keys)`` the softmax weights of sample 0 at each width
+    example_*:        ``(D, n_keys)`` the softmax weights of one typical sample at each width (the one with the
+                      median largest unscaled weight)
     """
 
     d_ks: tuple[int, ...]
@@ -91,13 +92,16 @@ def scaling_sweep(
     v = torch.zeros(n_samples, n_keys, 1, device=device)  # values do not matter here
     for d in d_ks:
         q, k = q_all[..., :d], k_all[..., :d]  # the first d coordinates: still i.i.d. N(0, 1) draws of width d
+        typical = None  # the sample shown as the example: median largest weight of the unscaled softmax
         for tag, scoring in (("unscaled", "dot"), ("scaled", "scaled_dot")):
             trace = attention(q, k, v, scoring=scoring)
             p = trace.weights[:, 0].double()  # (S, n)
+            if typical is None:
+                typical = int(p.max(-1).values.argsort()[n_samples // 2])
             stats[f"max_weight_{tag}"].append(p.max(-1).values.mean().item())
             stats[f"entropy_{tag}"].append(softmax_entropy(p).mean().item())
             stats[f"jacobian_norm_{tag}"].append(softmax_jacobian_norm(p).mean().item())
-            stats[f"example_{tag}"].append(tuple(p[0].cpu().tolist()))
+            stats[f"example_{tag}"].append(tuple(p[typical].cpu().tolist()))
             if tag == "unscaled":
                 stats["dot_std"].append(trace.raw_scores.double().std().item())
             else:

@@ -106,7 +106,7 @@ with lab:
 
     st.subheader("3. One query, close up")
     if st.session_state.get(f"{SLUG}_query", 0) not in range(T):
-        st.session_state[f"{SLUG}_query"] = 0  # the sentence got shorter than the chosen position
+        st.session_state.pop(f"{SLUG}_query", None)  # the sentence got shorter than the chosen position
     plain = token_labels(tokens, escape=False)
     i = st.selectbox("Query token", list(range(T)), format_func=lambda j: plain[j], key=f"{SLUG}_query")
     show_figure(query_row_figure(r["masked_scores"][i], r["weights"][i], labels, labels[i]), key=f"{SLUG}_row")

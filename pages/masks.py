@@ -1,0 +1,110 @@
+"""A gallery of masks (causal, padding, sliding window, prefix-LM, cross) and what each does to the weights."""
+
+import numpy as np
+import streamlit as st
+import torch
+
+from core.attention import attention
+from core.mask_gallery import GALLERY, gallery_attention, gallery_masks
+from core.masks import causal_mask, cross_mask
+from core.toy_inputs import TokenizeError, checked_tokens, random_embeddings, seeded_embeddings, seeded_projections
+from figures.attention_steps import token_labels
+from figures.heatmap import heatmap
+from figures.masks import mask_gallery_figure
+from ui.charts import show_figure
+from ui.settings import get_settings
+from ui.shell import page_shell
+
+SLUG = "masks"
+D_MODEL, D_K = 16, 8
+MAX_TOKENS = 32
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def self_attention(length: int, window: int, prefix_len: int, n_pad: int, also_causal: bool, seed: int,
+                   device: str) -> tuple[np.ndarray, np.ndarray]:
+    """masks (M, L, L) and the weights (M, L, L) of the same random q, k, v under each (cached on the inputs)."""
+    masks = gallery_masks(length, window=window, prefix_len=prefix_len, n_pad=n_pad, also_causal=also_causal,
+                          device=device)
+    q, k, v = (t.to(device) for t in seeded_projections(D_MODEL, D_K, seed).project(
+        random_embeddings(length, D_MODEL, seed)))  # (L, d_k) each
+    trace = gallery_attention(masks, q, k, v)
+    return torch.stack(list(masks.values())).cpu().double().numpy(), trace.weights.cpu().double().numpy()
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def cross_attention(target: tuple[str, ...], source: tuple[str, ...], seed: int, device: str) -> dict[str, np.ndarray]:
+    """Decoder queries (target) over encoder keys/values (source), and the target's causal self-attention."""
+    proj = seeded_projections(D_MODEL, D_K, seed)
+    x_t = seeded_embeddings(target, D_MODEL, seed).to(device)  # (Lq, d_model)
+    x_s = seeded_embeddings(source, D_MODEL, seed).to(device)  # (Lk, d_model)
+    w_q, w_k, w_v = (w.to(device) for w in (proj.w_q, proj.w_k, proj.w_v))
+    cross = attention(x_t @ w_q, x_s @ w_k, x_s @ w_v, cross_mask(len(target), len(source), device=device))
+    causal = attention(x_t @ w_q, x_t @ w_k, x_t @ w_v, causal_mask(len(target), device=device))
+    return {"cross": cross.weights.cpu().double().numpy(), "self": causal.weights.cpu().double().numpy()}
+
+
+settings = get_settings()
+lab = page_shell(SLUG)
+with lab:
+    st.subheader("1. Self-attention masks")
+    c1, c2, c3, c4 = st.columns(4)
+    length = c1.slider("Sequence length", 2, 32, 8, key=f"{SLUG}_length")
+    window = c2.slider("Window", 1, 32, 3, key=f"{SLUG}_window", help="Sliding window: |i − j| < window.")
+    prefix_len = c3.slider("Prefix length", 0, 32, 3, key=f"{SLUG}_prefix", help="Prefix-LM: the first tokens "
+                           "are seen by every query (bidirectional); the rest is causal.")
+    n_pad = c4.slider("Padding tokens", 0, 31, 2, key=f"{SLUG}_padding", help="The last tokens are padding.")
+    also_causal = st.toggle("AND every mask with the causal mask (as in a decoder)", False, key=f"{SLUG}_causal")
+    n_pad = min(n_pad, length)
+    masks, weights = self_attention(length, window, prefix_len, n_pad, also_causal, settings.seed,
+                                    str(settings.device))
+    tokens = [f"x{i}" for i in range(length - n_pad)] + ["<pad>"] * n_pad
+    labels = token_labels(tokens)
+    st.caption(f"Inputs: {length} random tokens (seeded N(0, 1) embeddings, seed {settings.seed}), projected to "
+               f"q, k, v of width {D_K} by seeded random W_Q, W_K, W_V. Masks from core.masks; weights from "
+               "core.attention.attention, the same q, k, v under every mask.")
+    show_figure(mask_gallery_figure(masks, weights, list(GALLERY), labels), key=f"{SLUG}_gallery")
+    if n_pad == length:
+        st.info("Every key is padding: each row is fully masked, so its weights (and output) are all zero, "
+                "never NaN.")
+
+    kinds = list(GALLERY)
+    kind = st.selectbox("Look closer at", kinds, format_func=GALLERY.get, key=f"{SLUG}_kind")
+    i = kinds.index(kind)
+    a, b = st.columns(2)
+    with a:
+        show_figure(heatmap(masks[i], labels, labels, f"Mask: {GALLERY[kind]} (1 = may attend)", zmin=0, zmax=1,
+                            colorbar_title="may attend"), key=f"{SLUG}_mask")
+    with b:
+        show_figure(heatmap(weights[i], labels, labels, f"Weights under the {kind} mask (masked = 0)", zmin=0,
+                            zmax=1), key=f"{SLUG}_weights")
+    allowed = masks[i].sum(1)
+    st.caption(f"Keys each query may attend to: {', '.join(str(int(n)) for n in allowed)}. Masked scores become "
+               "−∞ before the softmax, so their weight is exactly 0 and the rest renormalise to sum to 1.")
+
+    st.subheader("2. Cross-attention: target queries, source keys (L_q ≠ L_k)")
+    s1, s2 = st.columns(2)
+    source_text = s1.text_input("Source (encoder input)", "le chat est assis sur le tapis", max_chars=2000,
+                                key=f"{SLUG}_source")
+    target_text = s2.text_input("Target (decoder input)", "the cat sat on the mat", max_chars=2000,
+                                key=f"{SLUG}_target")
+    try:
+        source = checked_tokens(source_text, MAX_TOKENS)
+        target = checked_tokens(target_text, MAX_TOKENS)
+    except TokenizeError as err:
+        st.warning(f"{err} (source and target each need 1 to {MAX_TOKENS} words)")
+        st.stop()
+    w = cross_attention(tuple(target), tuple(source), settings.seed, str(settings.device))
+    src_labels, tgt_labels = token_labels(source), token_labels(target)
+    a, b = st.columns(2)
+    with a:
+        show_figure(heatmap(w["cross"], src_labels, tgt_labels, f"Cross-attention weights ({len(target)} target "
+                            f"queries × {len(source)} source keys)", x_title="source key", y_title="target query",
+                            zmin=0, zmax=1), key=f"{SLUG}_cross")
+    with b:
+        show_figure(heatmap(w["self"], tgt_labels, tgt_labels, "Target causal self-attention (the decoder's other "
+                            "attention)", x_title="target key", y_title="target query", zmin=0, zmax=1),
+                    key=f"{SLUG}_target_self")
+    st.caption("Tokens: lower-cased whitespace words; embeddings seeded random per word (untrained, so the map "
+               "shows the mechanics, not a learned alignment). Cross-attention needs no causal mask: the whole "
+               "source is known before decoding starts; only source padding would be masked.")

@@ -1,0 +1,97 @@
+"""Dot, scaled dot, additive (Bahdanau) and multiplicative (Luong) scores on the same inputs, with their cost."""
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+import torch
+
+from core.attention import SCORINGS
+from core.scoring_cost import SCORING_NAMES, ScoringTiming, build_scorers, count_parameters, parameter_formula, \
+    run_scoring, score_flops, time_scorings
+from core.toy_inputs import TokenizeError, checked_tokens, seeded_embeddings, seeded_qkv
+from figures.attention_steps import token_labels
+from figures.heatmap import heatmap
+from figures.scoring import cost_figure
+from ui.charts import show_figure
+from ui.settings import get_settings
+from ui.shell import page_shell
+
+SLUG = "scoring_functions"
+DEFAULT_TEXT = "the animal did not cross the street because it was too tired"
+MAX_TOKENS = 32
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def weight_maps(tokens: tuple[str, ...], d: int, d_hidden: int, identity_w: bool, seed: int,
+                device: str) -> tuple[dict[str, np.ndarray], dict[str, int]]:
+    """Every scoring's weights on the same q, k, v (T, d), and each live scorer's parameter count."""
+    q, k, v = (t.to(device) for t in seeded_qkv(seeded_embeddings(tokens, d, seed), d, seed))  # (T, d) each
+    scorers = build_scorers(d, d_hidden, seed, identity_w=identity_w)
+    weights = {name: run_scoring(q, k, v, name, None if m is None else m.to(device)).weights.cpu().double().numpy()
+               for name, m in scorers.items()}
+    return weights, {name: count_parameters(m) for name, m in scorers.items()}
+
+
+@st.cache_data(max_entries=32, show_spinner="Timing the four scoring functions…")
+def timing(length: int, d: int, d_hidden: int, seed: int, device: str) -> ScoringTiming:
+    """Median time of each scoring's score matrix at (length, d, h) on the device (measured once per setting)."""
+    return time_scorings(length, d, d_hidden, seed, torch.device(device))
+
+
+settings = get_settings()
+lab = page_shell(SLUG)
+with lab:
+    text = st.text_input("Sentence (self-attention: the same tokens are queries and keys)", DEFAULT_TEXT,
+                         max_chars=2000, key=f"{SLUG}_text")
+    c1, c2, c3 = st.columns(3)
+    d = c1.slider("d (query/key width)", 2, 64, 16, key=f"{SLUG}_d")
+    d_hidden = c2.slider("h (additive hidden width)", 1, 64, 16, key=f"{SLUG}_d_hidden")
+    identity_w = c3.toggle("Luong W starts as the identity", False, key=f"{SLUG}_identity_w",
+                           help="With W = I the multiplicative score is exactly the dot product.")
+    try:
+        tokens = checked_tokens(text, MAX_TOKENS)
+    except TokenizeError as err:
+        st.warning(str(err))
+        st.stop()
+    weights, counted = weight_maps(tuple(tokens), d, d_hidden, identity_w, settings.seed, str(settings.device))
+    labels = token_labels(tokens)
+    st.caption(f"Tokens: lower-cased whitespace words. Embeddings, W_Q, W_K, W_V and the scorers' weights: seeded "
+               f"random initialisation (seed {settings.seed}), untrained — the maps show how each function scores, "
+               "not what a trained model would attend to.")
+
+    st.subheader("Same q, k, v — four scoring functions")
+    for row in (SCORINGS[:2], SCORINGS[2:]):
+        for col, name in zip(st.columns(2), row, strict=True):
+            with col:
+                show_figure(heatmap(weights[name], labels, labels, f"{SCORING_NAMES[name]}: weights", zmin=0, zmax=1,
+                                    height=340), key=f"{SLUG}_{name}")
+
+    st.subheader("Parameters and cost")
+    length = st.select_slider("Timing length L (queries = keys)", [16, 64, 128, 256, 512, 1024], value=256,
+                              key=f"{SLUG}_length")
+    timed = timing(length, d, d_hidden, settings.seed, str(settings.device))
+    table = pd.DataFrame([{
+        "scoring": SCORING_NAMES[name],
+        "parameters (counted from the live module)": counted[name],
+        "formula": f"{parameter_formula(name, d, d_hidden)[0]} = {parameter_formula(name, d, d_hidden)[1]}",
+        f"FLOPs at L = {length}": score_flops(name, length, length, d, d_hidden),
+        "measured ms": round(timed.seconds[name] * 1e3, 4),
+    } for name in SCORINGS])
+    st.dataframe(table, hide_index=True, width="stretch")
+    show_figure(cost_figure([SCORING_NAMES[n] for n in SCORINGS],
+                            [score_flops(n, length, length, d, d_hidden) for n in SCORINGS],
+                            [timed.seconds[n] * 1e3 for n in SCORINGS], length, d, d_hidden, timed.device),
+                key=f"{SLUG}_cost")
+    st.caption("FLOPs: multiply-add = 2, tanh or division = 1. dot 2·L²·d; scaled + L²; multiplicative 2·L·d² + "
+               "2·L²·d; additive 2·2L·d·h + 4·L²·h (it also builds an (L, L, h) tensor). Times: median of 7 runs "
+               "of the score matrix alone, measured once per setting on this machine (cached).")
+
+    st.subheader("A little history")
+    st.markdown(
+        "- **Additive** — Bahdanau, Cho & Bengio (2014) scored each encoder state against the decoder state with a "
+        "small feed-forward net, vᵀ tanh(W₁q + W₂k): the first neural attention for translation.\n"
+        "- **Multiplicative** — Luong, Pham & Manning (2015) compared *dot*, *general* (qᵀWk) and *concat* "
+        "(additive) scores; the cheap bilinear forms worked as well and run as one matrix product.\n"
+        "- **Scaled dot product** — Vaswani et al. (2017) dropped W altogether (the projections W_Q, W_K already "
+        "learn it) and divided by √d_k so that wide heads do not saturate the softmax (see *Why divide by √d_k*)."
+    )

@@ -1,0 +1,65 @@
+"""Figures for multi-head attention: every head's map, the concatenation before W_O, how different the heads are,
+and the tensor shapes along the way (as table rows)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import plotly.graph_objects as go
+
+from figures.heatmap import DIVERGING_SCALE, as_numpy, heatmap, heatmap_grid
+
+
+def head_labels(n_heads: int) -> list[str]:
+    return [f"head {h}" for h in range(n_heads)]
+
+
+def heads_figure(weights, labels: Sequence[str], *, shared_scale: bool = True) -> go.Figure:
+    """Small multiples of every head's weights ``(H, Lq, Lk)``, shared or per-head colour scale."""
+    w = as_numpy(weights)
+    return heatmap_grid(w, labels, labels, head_labels(w.shape[0]), f"Attention weights of all {w.shape[0]} heads",
+                        shared_scale=shared_scale, cols=4)
+
+
+def concat_figure(concat, labels: Sequence[str], n_heads: int) -> go.Figure:
+    """The heads' outputs side by side ``(T, H·d_k)``, before W_O; dotted lines separate the heads."""
+    c = as_numpy(concat)
+    d_k = c.shape[1] // n_heads
+    columns = [f"h{h}·{i}" for h in range(n_heads) for i in range(d_k)]
+    fig = heatmap(c, columns, labels, f"Concat(head_0 … head_{n_heads - 1}): ({c.shape[0]}, {n_heads}·{d_k} = "
+                  f"{c.shape[1]})", colorbar_title="value", x_title="head · dimension", y_title="token",
+                  colorscale=DIVERGING_SCALE)
+    for h in range(1, n_heads):  # boundary between head h-1 and head h (category axis: index - 0.5)
+        fig.add_vline(x=h * d_k - 0.5, line={"color": "black", "width": 1, "dash": "dot"})
+    return fig
+
+
+def divergence_figure(divergence) -> go.Figure:
+    """Pairwise Jensen–Shannon divergence ``(H, H)`` between heads' maps: 0 = identical, log 2 = disjoint."""
+    div = as_numpy(divergence)
+    names = head_labels(div.shape[0])
+    return heatmap(div, names, names, "How different the heads are: mean JS divergence of their weight rows",
+                   colorbar_title="JS (nats)", x_title="head", y_title="head", zmin=0, zmax=math.log(2),
+                   colorscale="Viridis", height=max(300, 120 + 24 * len(names)))
+
+
+SHAPE_STEPS: tuple[tuple[str, str, str, str], ...] = (
+    ("x", "input x", "token embeddings", "(B, T, d_model)"),
+    ("q", "Q, split into heads", "x W_Q → view (B, T, H, d_k) → transpose(1, 2)", "(B, H, T, d_k)"),
+    ("k", "K, split into heads", "x W_K, same split", "(B, H, T, d_k)"),
+    ("v", "V, split into heads", "x W_V, same split", "(B, H, T, d_k)"),
+    ("weights", "weights", "softmax(Q Kᵀ / √d_k), every head at once", "(B, H, T, T)"),
+    ("heads_out", "heads' outputs", "weights · V", "(B, H, T, d_k)"),
+    ("concat", "concatenation", "transpose(1, 2) → reshape", "(B, T, H·d_k)"),
+    ("out", "output", "concat · W_O  (W_O: d_model × d_model)", "(B, T, d_model)"),
+)
+
+
+def shape_rows(shapes: dict[str, Sequence[int]]) -> list[dict[str, str]]:
+    """Table rows (step, operation, symbolic shape, actual shape) for the tensors of one multi-head call.
+
+    shapes: {"x", "q", "k", "v", "weights", "heads_out", "concat", "out"} -> the live tensors' shapes.
+    """
+    return [{"step": step, "operation": op, "shape": symbolic, "here": str(tuple(shapes[name]))}
+            for name, step, op, symbolic in SHAPE_STEPS]

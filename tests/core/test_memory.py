@@ -130,7 +130,7 @@ def test_tiled_peak_targets_against_naive_and_sdpa():
 
 @pytest.mark.cuda
 def test_cuda_meter_counts_allocator_blocks():
-    m = measure_peak(torch.empty, 1000, 1000, device="cuda")
+    m = measure_peak(lambda: torch.empty(1000, 1000, device="cuda"), device="cuda")
     assert m.peak_bytes == math.ceil(4_000_000 / 512) * 512  # the caching allocator rounds to 512-byte blocks
     naive = [measure_peak(naive_attention, *qkv(n, device="cuda")).peak_bytes for n in (1024, 2048)]
     tiled = [measure_peak(tiled_attention, *qkv(n, device="cuda"), block_q=64, block_k=128).peak_bytes

@@ -475,6 +475,11 @@ def render_placeholders(text: str, resolve: Callable[[str], int | float] = resol
     return PLACEHOLDER.sub(substitute, text), errors
 
 
+def demote_headings(markdown: str, levels: int = 2) -> str:
+    """Shift Markdown headings down (## → ####) so a lesson's sections sit below its title on the page."""
+    return re.sub(r"^(#{1,6}) ", lambda m: "#" * min(6, len(m.group(1)) + levels) + " ", markdown, flags=re.MULTILINE)
+
+
 def placeholders_in(lesson: Lesson) -> list[str]:
     """Every placeholder in a lesson: body, objectives, prompts, options, explanations, numeric answers."""
     texts = [lesson.body, *lesson.objectives]

@@ -17,6 +17,7 @@ from course.lessons import (
     LessonError,
     PlaceholderError,
     Question,
+    demote_headings,
     escape_markdown,
     lesson_by_id,
     lessons_for_page,
@@ -91,7 +92,7 @@ def _render_one(lesson: Lesson) -> None:
                 titles.append(lesson_id)
         st.caption("Builds on: " + " · ".join(escape_markdown(t) for t in titles))
     st.markdown("**By the end you can**\n\n" + "\n".join(f"- {_live(o)}" for o in lesson.objectives))
-    st.markdown(_live(lesson.body))
+    st.markdown(demote_headings(_live(lesson.body)))
     _render_code(lesson)
     _render_quiz(lesson)
     _render_read_toggle(lesson)

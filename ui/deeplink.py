@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 
 import streamlit as st
-from streamlit.errors import StreamlitAPIException
 
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
@@ -89,15 +88,16 @@ def forget_url_value(key: str) -> None:
 def run_page(page: "st.Page") -> None:
     """Run the current page; if values restored from a link do not fit its widgets, drop them and start over.
 
-    A hand-edited link can carry, say, a slider value above the slider's maximum: Streamlit refuses it when the
-    widget is drawn. The learner then sees the page with its defaults and a note, never a traceback.
+    A hand-edited link can carry, say, a slider value above the slider's maximum (Streamlit refuses it when the
+    widget is drawn) or a value of the wrong type. The learner then sees the page with its defaults and a note,
+    never a traceback. Errors in a run that restored nothing from the link are raised as usual.
     """
     notice = st.session_state.pop(_NOTICE, None)
     if notice:
         st.warning(notice)
     try:
         page.run()
-    except StreamlitAPIException as exc:
+    except Exception as exc:  # noqa: BLE001 — st.stop/st.rerun are BaseExceptions and pass through
         restored = st.session_state.pop(_RESTORED_KEYS, set())
         if not restored:
             raise

@@ -35,6 +35,22 @@ class Settings:
         return torch.Generator().manual_seed(self.seed + offset)
 
 
+def _persistent_widget(widget, label: str, key: str, default, **kwargs):
+    """Draw `widget` bound to the persistent state `key`.
+
+    Streamlit forgets a widget's state when the page changes; plain session-state keys survive. So the value lives
+    in `key` and the widget (key `_w_<key>`) is re-seeded from it on every run and copies changes back.
+    """
+    st.session_state.setdefault(key, default)
+    widget_key = f"_w_{key}"
+    st.session_state[widget_key] = st.session_state[key]
+    return widget(label, key=widget_key, on_change=_copy_back, args=(widget_key, key), **kwargs)
+
+
+def _copy_back(widget_key: str, key: str) -> None:
+    st.session_state[key] = st.session_state[widget_key]
+
+
 def render_settings_sidebar() -> None:
     """Draw the settings widgets in the sidebar (called once per run, by app.py)."""
     restore_from_url(SETTINGS_PREFIX)
@@ -42,20 +58,18 @@ def render_settings_sidebar() -> None:
         st.session_state.pop(DEVICE_KEY, None)  # e.g. a link made on a GPU machine, opened on a CPU-only one
     with st.sidebar:
         st.subheader("⚙️ Settings")
-        choice = st.selectbox(
-            "Compute device",
-            available_devices(),
-            key=DEVICE_KEY,
+        choice = _persistent_widget(
+            st.selectbox, "Compute device", DEVICE_KEY, "auto", options=available_devices(),
             help="auto = CUDA when a GPU is present, else CPU. Every figure is computed on this device.",
         )
         st.caption(f"Running on: **{device_label(resolve_device(choice))}**")
-        st.number_input(
-            "Random seed", min_value=0, max_value=2**31 - 1, value=DEFAULT_SEED, step=1, key=SEED_KEY,
+        _persistent_widget(
+            st.number_input, "Random seed", SEED_KEY, DEFAULT_SEED, min_value=0, max_value=2**31 - 1, step=1,
             help="Seeds every random draw (inputs, initial weights) so a view is reproducible.",
         )
-        st.number_input(
-            "Memory budget (MiB)", min_value=64, max_value=65536, value=DEFAULT_BUDGET_MIB, step=64, key=BUDGET_KEY,
-            help="Attention that would need more memory than this is refused before it allocates anything.",
+        _persistent_widget(
+            st.number_input, "Memory budget (MiB)", BUDGET_KEY, DEFAULT_BUDGET_MIB, min_value=64, max_value=65536,
+            step=64, help="Attention that would need more memory than this is refused before it allocates anything.",
         )
 
 

@@ -37,7 +37,7 @@ def _open_with_params(entry, params: dict) -> AppTest:
 
 def test_query_params_restore_a_slider_and_settings():
     entry, slider = _first_slider_page()
-    target = slider.max if slider.value != slider.max else slider.min
+    target = type(slider.value)(slider.max if slider.value != slider.max else slider.min)
     at = _open_with_params(entry, {slider.key: json.dumps(target), "settings_seed": json.dumps(7)})
     assert not at.exception, error_messages(at)
     assert at.slider(key=slider.key).value == target
@@ -47,7 +47,7 @@ def test_query_params_restore_a_slider_and_settings():
 def test_changing_a_widget_writes_it_to_the_url():
     entry, slider = _first_slider_page()
     at = _open_with_params(entry, {})
-    target = slider.max if slider.value != slider.max else slider.min
+    target = type(slider.value)(slider.max if slider.value != slider.max else slider.min)
     at.slider(key=slider.key).set_value(target).run()
     at.run()  # the shell mirrors the previous run's widget values into the URL
     assert json.loads(at.query_params[slider.key][0] if isinstance(at.query_params[slider.key], list)
@@ -60,6 +60,13 @@ def test_out_of_range_link_value_falls_back_to_defaults_with_a_note():
     assert not at.exception, error_messages(at)
     assert at.slider(key=slider.key).value == slider.value
     assert any("do not fit this page" in w.value for w in at.warning)
+
+
+def test_wrong_type_link_value_falls_back_to_defaults():
+    entry, slider = _first_slider_page()
+    at = _open_with_params(entry, {slider.key: json.dumps("sixty-four")})
+    assert not at.exception, error_messages(at)
+    assert at.slider(key=slider.key).value == slider.value
 
 
 def test_garbage_link_value_is_ignored():

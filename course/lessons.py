@@ -491,23 +491,57 @@ def placeholders_in(lesson: Lesson) -> list[str]:
 # ---------------------------------------------------------------- search
 
 
+_TEX_WORDS = {
+    r"\sqrt": "√",
+    r"\cdot": "·",
+    r"\times": "×",
+    r"\log": "log",
+    r"\approx": "≈",
+    r"\le": "≤",
+    r"\ge": "≥",
+    r"\infty": "∞",
+    r"\top": "ᵀ",
+    r"\to": "→",
+    r"\ll": "≪",
+    r"\alpha": "α",
+    r"\varepsilon": "ε",
+    r"\ell": "ℓ",
+}
+
+
+def _inline_math_as_text(match: re.Match) -> str:
+    tex = match.group(1)
+    for command, symbol in _TEX_WORDS.items():
+        tex = re.sub(re.escape(command) + r"(?![A-Za-z])", symbol, tex)
+    tex = re.sub(r"\\[A-Za-z]+|\\.", " ", tex)  # any other command or spacing macro
+    return re.sub(r"[{}]", "", tex)
+
+
 def plain_text(markdown: str) -> str:
-    """Markdown → plain text for search snippets: drop math, code fences, markup and placeholders."""
+    """Markdown → plain text for search and snippets: inline math as rough text, display math, code fences,
+    markup and placeholders dropped."""
     text = re.sub(r"```.*?```", " ", markdown, flags=re.DOTALL)
     text = re.sub(r"\$\$.*?\$\$", " … ", text, flags=re.DOTALL)
-    text = re.sub(r"\$[^$\n]+\$", " … ", text)
+    text = re.sub(r"\$([^$\n]+)\$", _inline_math_as_text, text)
     text = PLACEHOLDER.sub(" … ", text)
     text = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", text)  # links → their text
-    text = re.sub(r"[#*_`>|]", " ", text)
+    text = re.sub(r"^\s*(?:[-*]|\d+\.)\s+", " ", text, flags=re.MULTILINE)  # list markers
+    text = re.sub(r"[#*`>|]|(?<!\w)_|_(?!\w)", " ", text)  # markup; d_k keeps its underscore
     return re.sub(r"\s+", " ", text).strip()
 
 
 def _snippet(text: str, terms: list[str], width: int = 180) -> str:
+    """About `width` characters of `text` around the first query term, cut at word boundaries."""
     lowered = text.lower()
-    hits = [lowered.find(t) for t in terms if lowered.find(t) >= 0]
-    start = max(0, min(hits) - width // 3) if hits else 0
-    piece = text[start : start + width].strip()
-    return ("…" if start > 0 else "") + piece + ("…" if start + width < len(text) else "")
+    first = lowered.find(terms[0])
+    hit = first if first >= 0 else min((i for t in terms if (i := lowered.find(t)) >= 0), default=0)
+    start = max(0, hit - width // 3)
+    if start > 0:
+        start = text.find(" ", start) + 1 or start  # do not begin mid-word
+    stop = min(len(text), start + width)
+    if stop < len(text):
+        stop = text.rfind(" ", start, stop) if text.rfind(" ", start, stop) > hit else stop
+    return ("…" if start > 0 else "") + text[start:stop].strip() + ("…" if stop < len(text) else "")
 
 
 def search_lessons(query: str, lessons: tuple[Lesson, ...] | None = None) -> list[SearchHit]:

@@ -320,7 +320,8 @@ def test_search_finds_lessons_by_title_and_text():
 def test_snippets_are_plain_text_and_escaping_neutralises_markup():
     for hit in search_lessons("softmax"):
         assert "$" not in hit.snippet and "{{" not in hit.snippet and "```" not in hit.snippet
-    assert plain_text("a $x^2$ b **c** {{ mha_params(d_model=8, n_heads=2) }}") == "a … b c …"
+    assert plain_text("a $x^2$ b **c** {{ mha_params(d_model=8, n_heads=2) }}") == "a x^2 b c …"
+    assert plain_text(r"cost $O(n \sqrt{n}\, d_k)$, _emph_ $$\frac{a}{b}$$") == "cost O(n √n d_k), emph …"
     escaped = escape_markdown("<script>alert(1)</script> *bold* $x$ [link](javascript:x)")
     assert "<script>" not in escaped and "\\*bold\\*" in escaped and "\\$x\\$" in escaped and "\\[link\\]" in escaped
     assert search_lessons("<script>alert(1)</script>") == []

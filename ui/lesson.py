@@ -204,7 +204,9 @@ def render_progress_overview() -> None:
 
 
 def progress_io() -> None:
-    """Download this session's progress as JSON, or restore it from such a file (validated)."""
+    """Download this session's progress as JSON, or restore it from such a file (validated, never a traceback)."""
+    if message := st.session_state.pop("progress_restored_message", None):
+        st.success(message)
     st.download_button(
         "Download my progress (JSON)",
         progress_to_json(_progress()),
@@ -213,7 +215,7 @@ def progress_io() -> None:
         key="progress_download",
         on_click="ignore",
     )
-    upload = st.file_uploader("Restore progress from a file", type=["json"], key="progress_upload")
+    upload = st.file_uploader("Restore progress from a file", type=["json"], key="progress_upload", max_upload_size=1)
     if upload is None or st.session_state.get("progress_upload_applied") == upload.file_id:
         return
     try:
@@ -225,7 +227,8 @@ def progress_io() -> None:
     st.session_state["progress_upload_applied"] = upload.file_id
     for key in [k for k in st.session_state if str(k).endswith("::feedback")]:
         del st.session_state[key]
-    st.success(f"Progress restored for {len(restored['lessons'])} lessons.")
+    st.session_state["progress_restored_message"] = f"Progress restored for {len(restored['lessons'])} lesson(s)."
+    st.rerun()  # redraw the progress bars above with the restored record
 
 
 def lesson_search_box() -> None:

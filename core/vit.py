@@ -170,6 +170,21 @@ class ViTTrace:
     layers: tuple[LayerTrace, ...]
     output: Tensor
 
+    def stages(self, images: Tensor) -> list[tuple[str, tuple[int, ...], str]]:
+        """(stage, shape, what happened) from the input ``images`` to the output: the shapes table of a ViT."""
+        d = self.embedded.shape[-1]
+        return [
+            ("image", tuple(images.shape), "B × C × H × W"),
+            ("patches", tuple(self.patches.shape), "B × N × C·p·p: each patch flattened, raster order"),
+            ("patch embedding", tuple(self.patch_tokens.shape), f"one shared linear map C·p·p → {d}"),
+            ("+ [CLS] token", tuple(self.with_cls.shape), "a learned vector prepended: N + 1 tokens"),
+            ("positions", tuple(self.positions.shape), "one learned vector per token position"),
+            ("embedded = tokens + positions", tuple(self.embedded.shape), "what the first encoder layer reads"),
+            *[(f"after encoder layer {i + 1}", tuple(t.residual_out.shape), "pre-LN self-attention + FFN")
+              for i, t in enumerate(self.layers)],
+            ("output (final LayerNorm)", tuple(self.output.shape), "row 0 ([CLS]) would feed a classifier"),
+        ]
+
     def attention_weights(self) -> Tensor:
         """All layers' attention weights stacked: ``(n_layers, B, H, N+1, N+1)``."""
         return torch.stack([layer.self_attn.weights for layer in self.layers])

@@ -1,0 +1,111 @@
+"""Figures for the Vision Transformer: the image with its patch grid, the patches as a token sequence, and attention
+drawn over the image.
+
+Each image figure also carries a heatmap trace (patch indices, or attention weights) on the pixel grid: hovering
+shows which patch / weight is under the pointer, and the export panel has a heatmap to draw.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+
+from figures.heatmap import as_numpy
+from figures.layout import MARGIN
+
+GRID_COLOUR = "rgba(255, 255, 255, 0.9)"
+
+
+def to_uint8(image) -> np.ndarray:
+    """``(H, W, 3)`` float in [0, 1] or uint8 -> uint8 RGB."""
+    array = np.asarray(image)
+    if array.dtype == np.uint8:
+        return array
+    return (np.clip(array, 0.0, 1.0) * 255).round().astype(np.uint8)
+
+
+def _image_layout(title: str, height: int) -> dict:
+    hidden = {"showticklabels": False, "showgrid": False, "zeroline": False}
+    return {"title": {"text": title}, "height": height, "margin": MARGIN, "xaxis": dict(hidden),
+            "yaxis": {**hidden, "scaleanchor": "x", "autorange": "reversed"}}
+
+
+def _patch_index_layer(rows: int, cols: int, patch: int, labels: np.ndarray | None = None) -> go.Heatmap:
+    """An invisible heatmap over the patch grid: hover says 'patch k (row r, col c)'."""
+    index = np.arange(rows * cols).reshape(rows, cols) if labels is None else labels
+    centres_x = (np.arange(cols) + 0.5) * patch
+    centres_y = (np.arange(rows) + 0.5) * patch
+    return go.Heatmap(z=index, x=centres_x, y=centres_y, opacity=0.0, showscale=False, colorscale="Greys",
+                      colorbar={"title": {"text": "patch index"}},
+                      hovertemplate="patch p%{z}<extra></extra>")
+
+
+def image_with_grid(image, patch: int, title: str) -> go.Figure:
+    """The image with the patch grid drawn on it; hover shows each patch's index in raster order."""
+    pixels = to_uint8(image)
+    height, width = pixels.shape[:2]
+    rows, cols = height // patch, width // patch
+    lines = [{"type": "line", "x0": c * patch - 0.5, "x1": c * patch - 0.5, "y0": -0.5, "y1": height - 0.5}
+             for c in range(1, cols)]
+    lines += [{"type": "line", "y0": r * patch - 0.5, "y1": r * patch - 0.5, "x0": -0.5, "x1": width - 0.5}
+              for r in range(1, rows)]
+    for line in lines:
+        line["line"] = {"color": GRID_COLOUR, "width": 1.5}
+    layout = _image_layout(title, 430)
+    layout["shapes"] = lines
+    return go.Figure(data=[go.Image(z=pixels, hoverinfo="skip"), _patch_index_layer(rows, cols, patch)],
+                     layout=layout)
+
+
+def patch_strip(image, patch: int, per_row: int = 9, gap: int = 2) -> go.Figure:
+    """The patches laid out one after another in sequence order (raster order), ``per_row`` per line, with gaps,
+    so the grid reads as the token sequence the transformer sees."""
+    pixels = to_uint8(image)
+    rows, cols = pixels.shape[0] // patch, pixels.shape[1] // patch
+    n = rows * cols
+    per_row = max(1, min(per_row, n))
+    lines = -(-n // per_row)
+    step = patch + gap
+    canvas = np.full((lines * step - gap, per_row * step - gap, 3), 200, dtype=np.uint8)  # grey gaps
+    labels = np.full((lines, per_row), np.nan)
+    for k in range(n):
+        r, c = divmod(k, cols)  # where patch k sits in the image
+        line, slot = divmod(k, per_row)  # where it sits in the sequence
+        canvas[line * step : line * step + patch, slot * step : slot * step + patch] = pixels[
+            r * patch : (r + 1) * patch, c * patch : (c + 1) * patch
+        ]
+        labels[line, slot] = k
+    index_layer = _patch_index_layer(lines, per_row, step, labels)
+    layout = _image_layout(f"{n} patch tokens in sequence order",
+                           max(160, min(520, 90 + 60 * lines)))
+    if n <= 48:  # label each patch with its position in the sequence
+        layout["annotations"] = [
+            {"x": (k % per_row) * step, "y": (k // per_row) * step, "text": f"p{k}", "showarrow": False,
+             "xanchor": "left", "yanchor": "top", "font": {"size": 10, "color": "black"}, "bgcolor": "white",
+             "opacity": 0.8}
+            for k in range(n)
+        ]
+    return go.Figure(data=[go.Image(z=canvas, hoverinfo="skip"), index_layer], layout=layout)
+
+
+def attention_overlay(image, weights_grid, patch: int, title: str, *, query_patch: int | None = None,
+                      opacity: float = 0.5) -> go.Figure:
+    """Attention weights over the patch grid ``(rows, cols)`` drawn on the image; the query patch (if any) is
+    outlined. The colour range spans this map's min..max (random ViTs are near-uniform); the colour bar gives the
+    actual weights."""
+    pixels = to_uint8(image)
+    weights = as_numpy(weights_grid)
+    rows, cols = weights.shape
+    overlay = go.Heatmap(
+        z=weights, x=(np.arange(cols) + 0.5) * patch, y=(np.arange(rows) + 0.5) * patch, opacity=opacity,
+        colorscale="Viridis", zmin=float(np.nanmin(weights)), zmax=float(np.nanmax(weights)), colorbar={"title": {"text": "weight"}},
+        customdata=np.arange(rows * cols).reshape(rows, cols),
+        hovertemplate="key patch p%{customdata}<br>weight %{z:.4f}<extra></extra>",
+    )
+    layout = _image_layout(title, 460)
+    if query_patch is not None:
+        r, c = divmod(query_patch, cols)
+        layout["shapes"] = [{"type": "rect", "x0": c * patch - 0.5, "x1": (c + 1) * patch - 0.5,
+                             "y0": r * patch - 0.5, "y1": (r + 1) * patch - 0.5,
+                             "line": {"color": "#00e5ff", "width": 3}}]
+    return go.Figure(data=[go.Image(z=pixels, hoverinfo="skip"), overlay], layout=layout)

@@ -506,6 +506,11 @@ _TEX_WORDS = {
     r"\alpha": "α",
     r"\varepsilon": "ε",
     r"\ell": "ℓ",
+    r"\dots": "…",
+    r"\tanh": "tanh",
+    r"\exp": "exp",
+    r"\max": "max",
+    r"\sum": "Σ",
 }
 
 

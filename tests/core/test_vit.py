@@ -1,0 +1,144 @@
+"""core.vit: patchify against explicit loops, the patch embedding against Conv2d, the tiny ViT's shapes and
+attention, the raw-pixel attention against a float64 reference, generated images and resizing."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch.testing import assert_close
+
+from core.vit import (
+    CLS_LABEL,
+    GENERATED_IMAGES,
+    PatchEmbedding,
+    ViTConfig,
+    generated_image,
+    image_to_tensor,
+    patch_grid,
+    patchify,
+    pixel_similarity_attention,
+    seeded_vit,
+    square_resize,
+    token_labels,
+    unpatchify,
+    valid_patch_sizes,
+    weights_to_grid,
+)
+
+
+@pytest.mark.parametrize("name", GENERATED_IMAGES)
+def test_generated_images_are_rgb_in_unit_range(name):
+    image = generated_image(name, 48)
+    assert image.shape == (48, 48, 3) and image.dtype == np.float32
+    assert 0.0 <= image.min() and image.max() <= 1.0
+    assert image.std() > 0.01, f"{name} should not be a flat colour"
+
+
+def test_unknown_generated_image_names_the_choices():
+    with pytest.raises(ValueError, match="checkerboard"):
+        generated_image("mona lisa")
+
+
+def test_valid_patch_sizes_divide_the_image():
+    assert valid_patch_sizes(96) == [4, 6, 8, 12, 16, 24, 32, 48]
+    assert all(224 % p == 0 for p in valid_patch_sizes(224))
+
+
+@pytest.mark.parametrize("height,width,patch", [(8, 8, 4), (12, 8, 4), (6, 9, 3), (16, 16, 16)])
+def test_patchify_matches_an_explicit_loop(height, width, patch):
+    images = torch.randn(2, 3, height, width, generator=torch.Generator().manual_seed(0))
+    rows, cols = patch_grid(height, width, patch)
+    expected = torch.stack([
+        torch.stack([images[b, :, r * patch:(r + 1) * patch, c * patch:(c + 1) * patch].reshape(-1)
+                     for r in range(rows) for c in range(cols)])
+        for b in range(2)
+    ])  # (B, N, C·p·p): raster order, features in (C, p, p) order
+    assert_close(patchify(images, patch), expected)
+    assert_close(unpatchify(patchify(images, patch), patch, height, width), images)
+
+
+def test_patch_size_that_does_not_divide_is_refused_with_alternatives():
+    with pytest.raises(ValueError, match=r"must divide.*\[1, 2, 4, 5, 10, 20\]"):
+        patchify(torch.zeros(1, 3, 20, 20), 3)
+
+
+def test_patch_embedding_equals_a_strided_convolution():
+    torch.manual_seed(0)
+    embed = PatchEmbedding(patch=4, d_model=16)
+    conv = torch.nn.Conv2d(3, 16, kernel_size=4, stride=4)
+    with torch.no_grad():
+        conv.weight.copy_(embed.proj.weight.view(16, 3, 4, 4))
+        conv.bias.copy_(embed.proj.bias)
+    images = torch.rand(2, 3, 12, 8)
+    reference = conv(images).flatten(2).transpose(1, 2)  # (B, N, d): conv output in raster order
+    assert_close(embed(images), reference, atol=1e-5, rtol=1e-5)
+
+
+def test_tiny_vit_shapes_and_attention_rows():
+    config = ViTConfig(image_size=32, patch_size=8, d_model=32, n_heads=4, n_layers=3, d_ff=64)
+    model = seeded_vit(config, seed=0)
+    images = torch.rand(2, 3, 32, 32)
+    with torch.no_grad():
+        trace = model(images)
+    n = config.n_patches
+    assert n == 16 and config.grid == (4, 4)
+    assert trace.patches.shape == (2, n, 3 * 8 * 8)
+    assert trace.patch_tokens.shape == (2, n, 32)
+    assert trace.with_cls.shape == trace.embedded.shape == trace.output.shape == (2, n + 1, 32)
+    assert trace.positions.shape == (n + 1, 32)
+    assert_close(trace.with_cls[:, 0], model.cls_token[0].expand(2, -1))  # [CLS] is token 0
+    assert_close(trace.embedded, trace.with_cls + trace.positions)
+    weights = trace.attention_weights()
+    assert weights.shape == (3, 2, 4, n + 1, n + 1)
+    assert_close(weights.sum(-1), torch.ones(3, 2, 4, n + 1))
+    stages = trace.stages(images)
+    assert stages[0][1] == (2, 3, 32, 32) and stages[-1][1] == (2, n + 1, 32)
+
+
+def test_seeded_vit_is_reproducible_and_leaves_the_global_rng_alone():
+    torch.manual_seed(123)
+    before = torch.rand(1)
+    torch.manual_seed(123)
+    a, b = seeded_vit(ViTConfig(), 5), seeded_vit(ViTConfig(), 5)
+    assert torch.equal(torch.rand(1), before), "building the model must not consume the global RNG"
+    for pa, pb in zip(a.parameters(), b.parameters(), strict=True):
+        assert torch.equal(pa, pb)
+    assert not torch.equal(seeded_vit(ViTConfig(), 6).cls_token, a.cls_token)
+
+
+def test_pixel_similarity_attention_matches_a_float64_reference():
+    patches = torch.rand(9, 12, generator=torch.Generator().manual_seed(1))
+    x = (patches - patches.mean(0)).double()
+    expected = torch.softmax(x @ x.T / math.sqrt(12), dim=-1)
+    assert_close(pixel_similarity_attention(patches).double(), expected, atol=1e-6, rtol=1e-5)
+
+
+def test_identical_patches_share_their_weight():
+    image = image_to_tensor(generated_image("checkerboard", 32))[None]  # 8×8 checkerboard of 4-pixel cells
+    weights = pixel_similarity_attention(patchify(image, 8)[0])  # every 8×8 patch is the same 2×2 checker
+    assert_close(weights, torch.full((16, 16), 1 / 16))
+
+
+def test_square_resize_centre_crops_then_resizes():
+    wide = np.zeros((20, 40, 3), dtype=np.uint8)
+    wide[:, 10:30] = 255  # the centre square is white, the sides black
+    out = square_resize(wide, 10)
+    assert out.shape == (10, 10, 3) and out.dtype == np.float32
+    assert_close(torch.from_numpy(out), torch.ones(10, 10, 3))
+
+
+def test_image_to_tensor_scales_uint8_and_rejects_other_shapes():
+    tensor = image_to_tensor(np.full((2, 3, 3), 255, dtype=np.uint8))
+    assert tensor.shape == (3, 2, 3) and float(tensor.max()) == 1.0
+    with pytest.raises(ValueError, match="RGB"):
+        image_to_tensor(np.zeros((4, 4)))
+
+
+def test_labels_and_grid_helpers():
+    assert token_labels(3) == [CLS_LABEL, "p0", "p1", "p2"]
+    row = torch.arange(7.0)  # [CLS] then 6 patches
+    assert_close(weights_to_grid(row, (2, 3)), torch.tensor([[1.0, 2, 3], [4, 5, 6]]))
+    assert_close(weights_to_grid(row[1:], (2, 3), has_cls=False), torch.tensor([[1.0, 2, 3], [4, 5, 6]]))

@@ -33,8 +33,8 @@ def _image_layout(title: str, height: int) -> dict:
 def _patch_index_layer(rows: int, cols: int, patch: int, labels: np.ndarray | None = None) -> go.Heatmap:
     """An invisible heatmap over the patch grid: hover says 'patch k (row r, col c)'."""
     index = np.arange(rows * cols).reshape(rows, cols) if labels is None else labels
-    centres_x = (np.arange(cols) + 0.5) * patch
-    centres_y = (np.arange(rows) + 0.5) * patch
+    centres_x = ((np.arange(cols) + 0.5) * patch).tolist()  # lists, not arrays: the export reads them as labels
+    centres_y = ((np.arange(rows) + 0.5) * patch).tolist()
     return go.Heatmap(z=index, x=centres_x, y=centres_y, opacity=0.0, showscale=False, colorscale="Greys",
                       colorbar={"title": {"text": "patch index"}},
                       hovertemplate="patch p%{z}<extra></extra>")
@@ -97,7 +97,8 @@ def attention_overlay(image, weights_grid, patch: int, title: str, *, query_patc
     weights = as_numpy(weights_grid)
     rows, cols = weights.shape
     overlay = go.Heatmap(
-        z=weights, x=(np.arange(cols) + 0.5) * patch, y=(np.arange(rows) + 0.5) * patch, opacity=opacity,
+        z=weights, x=((np.arange(cols) + 0.5) * patch).tolist(), y=((np.arange(rows) + 0.5) * patch).tolist(),
+        opacity=opacity,
         colorscale="Viridis", zmin=float(np.nanmin(weights)), zmax=float(np.nanmax(weights)), colorbar={"title": {"text": "weight"}},
         customdata=np.arange(rows * cols).reshape(rows, cols),
         hovertemplate="key patch p%{customdata}<br>weight %{z:.4f}<extra></extra>",

@@ -1,0 +1,273 @@
+"""AppTest of the positional-encodings, transformer-block, architecture-families and ViT pages: the numbers in each
+chart spec equal what the core computes for the same inputs; bad inputs give messages, never tracebacks."""
+
+from __future__ import annotations
+
+import base64
+import io
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from core.image_input import load_image
+from core.permutation import permutation_study, position_score_grid, position_similarity
+from core.positional import (
+    RelativePositionBias,
+    alibi_bias,
+    alibi_slopes,
+    relative_position_bucket,
+    sinusoidal_encoding,
+)
+from core.residual import (
+    activation_curve,
+    depth_profile,
+    ffn_parameters,
+    layer_parameter_counts,
+    norm_comparison,
+    sentence_walk,
+    spread_tokens,
+)
+from core.vit import (
+    ViTConfig,
+    generated_image,
+    image_to_tensor,
+    patchify,
+    pixel_similarity_attention,
+    seeded_vit,
+    square_resize,
+)
+from tests.apptest_utils import chart_specs, error_messages, open_page
+
+POSITIONAL, BLOCK, VIT = "pages/positional_encodings.py", "pages/transformer_block.py", "pages/vision_transformer.py"
+
+
+def array(value) -> np.ndarray:
+    """A data array from a Plotly JSON spec: a list, or the typed-array form {"dtype", "bdata", "shape"}."""
+    if isinstance(value, dict) and "bdata" in value:
+        out = np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"]))
+        shape = value.get("shape")
+        return out.reshape([int(s) for s in str(shape).split(",")]) if shape else out
+    return np.asarray(value, dtype=float)
+
+
+def chart(at, title_start: str) -> dict:
+    """The chart whose title starts with ``title_start``."""
+    specs = chart_specs(at)
+    found = [s for s in specs if s["layout"].get("title", {}).get("text", "").startswith(title_start)]
+    assert found, (title_start, [s["layout"].get("title", {}).get("text") for s in specs])
+    return found[0]
+
+
+def show(at, slug: str, view: str):
+    at.radio(key=f"{slug}_view").set_value(view).run()
+    assert not at.exception, error_messages(at)
+    return at
+
+
+def metric(at, label_start: str) -> str:
+    return next(m.value for m in at.metric if m.label.startswith(label_start))
+
+
+# ------------------------------------------------------------------------------------------------ positional encodings
+def test_permutation_bars_are_the_core_deviations():
+    at = open_page(POSITIONAL, settings_seed=3)
+    assert not at.exception, error_messages(at)
+    results = permutation_study("the cat sat on the mat".split(), seed=3, shuffle=0)
+    bars = {t["name"]: array(t["y"]) for t in chart(at, "Shuffle the tokens")["data"]}
+    for mode, result in results.items():
+        np.testing.assert_allclose(bars[mode], result.deviation.numpy(), rtol=1e-6, atol=1e-12)
+    assert bars["none"].max() < 1e-5 and min(bars[m].max() for m in ("sinusoidal", "learned", "rope")) > 1e-3
+    assert float(metric(at, "max |Δ|, none")) < 1e-5
+    shuffled = [w for w in np.array("the cat sat on the mat".split())[results["none"].perm.numpy()]]
+    assert at.text[0].value == "Shuffled: " + " ".join(shuffled)
+
+
+def test_permutation_needs_two_words_and_caps_long_sentences():
+    at = open_page(POSITIONAL)
+    at.text_input(key="positional_encodings_sentence").input("alone").run()
+    assert not at.exception and any("at least two words" in w.value for w in at.warning)
+    at.text_input(key="positional_encodings_sentence").input(" ".join(f"w{i}" for i in range(30))).run()
+    assert not at.exception and any("first 16 words" in i.value for i in at.info)
+    assert len(chart(at, "Shuffle the tokens")["data"][0]["x"]) == 16
+
+
+def test_sinusoidal_table_and_distance_curves_come_from_the_core():
+    at = show(open_page(POSITIONAL), "positional_encodings", "Sinusoidal")
+    at.slider(key="positional_encodings_length").set_value(12).run()
+    table = sinusoidal_encoding(12, 64)
+    np.testing.assert_allclose(array(chart(at, "Sinusoidal encoding")["data"][0]["z"]), table.numpy(), rtol=1e-6,
+                               atol=1e-7)
+    sim = position_similarity(table, "dot").numpy()
+    lines = chart(at, "PE(m)·PE(n)")["data"]
+    for trace, start in zip(lines, (0, 3, 6), strict=True):
+        np.testing.assert_allclose(array(trace["y"]), sim[start], rtol=1e-5)
+
+
+def test_rope_scores_depend_on_the_offset_only_and_absolute_ones_do_not():
+    at = show(open_page(POSITIONAL), "positional_encodings", "RoPE")
+    gen = torch.Generator().manual_seed(0)
+    q, k = torch.randn(16, generator=gen), torch.randn(16, generator=gen)
+    grid = position_score_grid(q, k, 24, "rope").numpy()
+    np.testing.assert_allclose(array(chart(at, "score(q at m, k at n)")["data"][0]["z"]), grid, rtol=1e-5, atol=1e-6)
+    assert float(metric(at, "max spread along any diagonal")) < 1e-4
+    plane = chart(at, "RoPE rotation plane 0")["data"]
+    assert [t["name"] for t in plane][-2:] == ["q at m=2", "k at n=5"]
+    at.radio(key="positional_encodings_method").set_value("sinusoidal").run()
+    assert float(metric(at, "max spread along any diagonal")) > 0.1
+
+
+def test_alibi_panels_are_the_core_bias_with_their_slopes():
+    at = show(open_page(POSITIONAL), "positional_encodings", "ALiBi")
+    at.slider(key="positional_encodings_alibi_heads").set_value(4).run()
+    spec = chart(at, "ALiBi bias")
+    bias = alibi_bias(4, 10, 10).numpy()
+    assert len(spec["data"]) == 4
+    for h, trace in enumerate(spec["data"]):
+        np.testing.assert_allclose(array(trace["z"]), bias[h], rtol=1e-6)
+    slopes = alibi_slopes(4).tolist()
+    caption = next(c.value for c in at.caption if c.value.startswith("Slopes:"))
+    assert all(f"h{h}: {s:.5g}" in caption for h, s in enumerate(slopes))
+
+
+def test_t5_buckets_come_from_the_core():
+    at = show(open_page(POSITIONAL), "positional_encodings", "T5 relative bias")
+    offsets = torch.arange(-128 - 16, 128 + 17)
+    expected = relative_position_bucket(offsets, bidirectional=True, num_buckets=32, max_distance=128)
+    np.testing.assert_array_equal(array(chart(at, "T5 relative-position buckets")["data"][0]["y"]), expected.numpy())
+    buckets = RelativePositionBias(4).buckets(16, 16).numpy()
+    np.testing.assert_array_equal(array(chart(at, "Bucket of every")["data"][0]["z"]), buckets)
+
+
+def test_learned_positions_say_which_model():
+    at = show(open_page(POSITIONAL), "positional_encodings", "Learned")
+    title = chart(at, "Cosine similarity of learned position vectors")["layout"]["title"]["text"]
+    assert "—" in title  # the title names the model the table comes from
+    z = array(chart(at, "Cosine similarity")["data"][0]["z"])
+    np.testing.assert_allclose(np.diag(z), 1.0, rtol=1e-5)
+
+
+# ------------------------------------------------------------------------------------------------ transformer block
+def test_residual_stream_bars_are_the_core_walk():
+    at = open_page(BLOCK)
+    assert not at.exception, error_messages(at)
+    words = "the cat sat on the mat".split()
+    for kind in ("encoder", "decoder"):
+        steps = sentence_walk(words, kind, norm_first=False, d_model=64, n_heads=4, d_ff=256, seed=0)
+        bars = chart(at, f"{kind.capitalize()} layer (post-LN)")["data"][0]
+        np.testing.assert_allclose(array(bars["y"]), [s.token_rms for s in steps], rtol=1e-5)
+        assert bars["text"] == [f"({', '.join(map(str, s.shape))})" for s in steps]
+    at.toggle(key="transformer_block_norm_first").set_value(True).run()
+    names = chart(at, "Encoder layer (pre-LN)")["data"][0]["x"]
+    assert names[1] == "1·LayerNorm (before self-attention)"
+
+
+def test_norm_view_matches_the_core():
+    at = show(open_page(BLOCK), "transformer_block", "LayerNorm vs RMSNorm")
+    stats = norm_comparison(spread_tokens(8, 64, 3.0, torch.Generator().manual_seed(0)))
+    traces = {(t["name"], t.get("xaxis", "x")): array(t["y"]) for t in chart(at, "LayerNorm centres")["data"]}
+    for name, (mean, std) in stats.items():
+        np.testing.assert_allclose(traces[(name, "x")], mean.numpy(), rtol=1e-4, atol=1e-6)
+        np.testing.assert_allclose(traces[(name, "x2")], std.numpy(), rtol=1e-4, atol=1e-6)
+
+
+def test_ffn_view_counts_parameters_of_the_live_modules():
+    at = show(open_page(BLOCK), "transformer_block", "Feed-forward")
+    bars = chart(at, "FFN parameters at d_model=512")["data"][0]
+    assert list(array(bars["x"]).astype(int)) == [ffn_parameters(512, 2048, "relu"), ffn_parameters(512, 2048, "gelu"),
+                                                  ffn_parameters(512, 1365, "swiglu")]
+    curves = {t["name"]: array(t["y"]) for t in chart(at, "FFN activations")["data"]}
+    np.testing.assert_allclose(curves["GELU"], activation_curve("gelu", torch.linspace(-4, 4, 161)).numpy(), rtol=1e-5,
+                               atol=1e-7)
+
+
+def test_depth_view_is_the_core_profile():
+    at = show(open_page(BLOCK), "transformer_block", "Post-LN vs pre-LN")
+    at.slider(key="transformer_block_layers").set_value(6).run()
+    traces = chart(at, "Post-LN vs pre-LN")["data"]
+    for name, norm_first in (("post-LN (2017)", False), ("pre-LN (GPT-2)", True)):
+        profile = depth_profile(6, 64, 4, 256, norm_first=norm_first, seed=0)
+        rms, grad = (array(t["y"]) for t in traces if t["name"] == name)
+        np.testing.assert_allclose(rms, profile.residual_rms.numpy(), rtol=1e-4)
+        np.testing.assert_allclose(grad, profile.grad_norm.numpy(), rtol=1e-3)
+
+
+def test_parameter_view_adds_up():
+    at = show(open_page(BLOCK), "transformer_block", "Parameter counts")
+    at.radio(key="transformer_block_p_kind").set_value("decoder").run()
+    counts = layer_parameter_counts("decoder", 512, 8, 2048, activation="relu")
+    spec = chart(at, "Decoder layer, d_model=512")
+    assert list(array(spec["data"][0]["x"]).astype(int)) == list(counts.values())
+    assert f"{sum(counts.values()):,} parameters" in spec["layout"]["title"]["text"]
+
+
+# ------------------------------------------------------------------------------------------------ vision transformer
+def _png(array_: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(array_).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def test_vit_default_view_matches_the_core():
+    at = open_page(VIT)
+    assert not at.exception, error_messages(at)
+    image = generated_image("shapes", 96)
+    patches = patchify(image_to_tensor(image)[None], 16)[0]
+    raw = pixel_similarity_attention(patches).numpy()
+    index = array(chart(at, "6×6 patches of 16×16")["data"][1]["z"])
+    np.testing.assert_array_equal(index, np.arange(36).reshape(6, 6))
+    np.testing.assert_allclose(array(chart(at, "Where p0 looks")["data"][1]["z"]), raw[0].reshape(6, 6), rtol=1e-5)
+    np.testing.assert_allclose(array(chart(at, "Every token's attention")["data"][0]["z"]), raw, rtol=1e-5)
+    assert metric(at, "tokens") == "37"
+
+
+def test_vit_random_model_view_and_patch_size():
+    at = open_page(VIT)
+    at.radio(key="vision_transformer_source").set_value("random ViT (untrained, seeded)").run()
+    assert any("untrained" in w.value for w in at.warning)
+    with torch.no_grad():
+        trace = seeded_vit(ViTConfig(patch_size=16), 0)(image_to_tensor(generated_image("shapes", 96))[None])
+    weights = trace.attention_weights()[0, 0].mean(0).numpy()  # layer 1, mean of heads: (37, 37)
+    np.testing.assert_allclose(array(chart(at, "Where p0 looks")["data"][1]["z"]), weights[1, 1:].reshape(6, 6),
+                               rtol=1e-4, atol=1e-7)
+    at.select_slider(key="vision_transformer_patch").set_value(8).run()
+    assert not at.exception and metric(at, "patches") == "144"
+    assert any("not drawn at this patch size" in c.value for c in at.caption)
+
+
+def test_cls_query_has_no_pixel_row():
+    at = open_page(VIT)
+    at.select_slider(key="vision_transformer_query").set_value("[CLS]").run()
+    assert not at.exception and any("[CLS] has no pixels" in w.value for w in at.warning)
+
+
+def _upload(at, name: str, data: bytes, mime: str = "image/png"):
+    at.selectbox(key="vision_transformer_image").select("upload your own…").run()
+    at.file_uploader[0].set_value((name, data, mime))
+    at.run()
+    assert not at.exception, error_messages(at)
+    return at
+
+
+def test_a_valid_upload_is_patched_and_attended():
+    pixels = np.zeros((50, 80, 3), dtype=np.uint8)
+    pixels[:, 40:] = (250, 200, 0)
+    at = _upload(open_page(VIT), "photo.png", _png(pixels))
+    assert not at.error
+    assert any("your upload" in c.value for c in at.caption)
+    image = square_resize(load_image(_png(pixels)), 96)
+    raw = pixel_similarity_attention(patchify(image_to_tensor(image)[None], 16)[0]).numpy()
+    np.testing.assert_allclose(array(chart(at, "Where p0 looks")["data"][1]["z"]), raw[0].reshape(6, 6), rtol=1e-4)
+
+
+@pytest.mark.parametrize("name,data,message", [
+    ("notes.png", b"hello, not an image", "not an image that can be read"),
+    ("anim.png", b"GIF89a" + bytes(30), "not an image that can be read"),
+    ("wide.png", _png(np.zeros((1, 4097, 3), dtype=np.uint8)), "at most 4096 pixels"),
+    ("huge.png", b"\x89PNG" + bytes(6 * 2**20), "the limit is 5.0 MB"),
+])
+def test_bad_uploads_get_a_message_and_the_page_keeps_working(name, data, message):
+    at = _upload(open_page(VIT), name, data)
+    assert any(message in e.value for e in at.error), [e.value for e in at.error]
+    assert chart(at, "Where p0 looks")  # fell back to the generated image

@@ -75,6 +75,7 @@ class Lesson:
     code: tuple[str, ...]
     quiz: tuple[Question, ...]
     body: str = field(repr=False)
+    short_title: str = ""  # tab label when a page shows several lessons (defaults to the title)
 
     @property
     def word_count(self) -> int:
@@ -177,6 +178,7 @@ def parse_lesson(text: str, path: Path) -> Lesson:
         _str_list(meta, "code", name),
         questions,
         body,
+        str(meta.get("short_title") or meta["title"]),
     )
 
 

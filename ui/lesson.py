@@ -76,7 +76,7 @@ def render_lesson(entry: PageEntry) -> None:
     if len(lessons) == 1:
         _render_one(lessons[0])
         return
-    for tab, lesson in zip(st.tabs([x.title for x in lessons]), lessons, strict=True):
+    for tab, lesson in zip(st.tabs([x.short_title for x in lessons]), lessons, strict=True):
         with tab:
             _render_one(lesson)
 

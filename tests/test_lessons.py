@@ -87,7 +87,9 @@ def test_lesson_is_real_prose(lesson):
 @pytest.mark.parametrize("lesson", LESSONS, ids=LESSON_IDS)
 def test_math_and_strings_are_well_formed(lesson):
     # JSON escapes such as \t or \f in front matter would silently eat a LaTeX backslash (\theta, \frac).
-    strings = [lesson.title, *lesson.objectives] + [s for q in lesson.quiz for s in (q.prompt, q.explanation, *q.options)]
+    strings = [lesson.title, *lesson.objectives] + [
+        s for q in lesson.quiz for s in (q.prompt, q.explanation, *q.options)
+    ]
     assert not any(re.search(r"[\x00-\x08\x0b-\x1f]", s) for s in strings), lesson.id
     for block in lesson.body.split("\n\n"):
         without_display = re.sub(r"\$\$.*?\$\$", "", block, flags=re.DOTALL)

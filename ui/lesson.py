@@ -74,15 +74,16 @@ def render_lesson(entry: PageEntry) -> None:
         st.info("The lesson for this page is being written.")
         return
     if len(lessons) == 1:
-        _render_one(lessons[0])
+        _render_one(lessons[0], show_title=lessons[0].title != entry.title)  # the shell already shows the page title
         return
     for tab, lesson in zip(st.tabs([x.short_title for x in lessons]), lessons, strict=True):
         with tab:
             _render_one(lesson)
 
 
-def _render_one(lesson: Lesson) -> None:
-    st.subheader(lesson.title)
+def _render_one(lesson: Lesson, show_title: bool = True) -> None:
+    if show_title:
+        st.subheader(lesson.title)
     if lesson.prerequisites:
         titles = []
         for lesson_id in lesson.prerequisites:

@@ -8,12 +8,14 @@ Positional information breaks that symmetry. Here:
   *slots*, so they are added after shuffling) and measure max |out(P X) - P out(X)|.
 - :func:`position_score_grid`: score(q at m, k at n) for every (m, n) with RoPE, added sinusoids, or nothing;
   :func:`diagonal_spread` shows RoPE's score depends only on the offset n - m (constant along diagonals).
-- :func:`position_similarity`: dot / cosine similarity between the position vectors of a table.
+- :func:`position_similarity`: dot / cosine similarity between the position vectors of a table;
+  :func:`first_module` finds a trained model's learned table or T5 bias to compare.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypeVar
 
 import torch
 import torch.nn.functional as F
@@ -22,6 +24,8 @@ from torch import Tensor, nn
 from core.attention import attention
 from core.multihead import MultiHeadAttention
 from core.positional import LearnedPositionalEmbedding, RotaryEmbedding, sinusoidal_encoding
+
+ModuleT = TypeVar("ModuleT", bound=nn.Module)
 
 POSITION_MODES: tuple[str, ...] = ("none", "sinusoidal", "learned", "rope")
 SCORE_METHODS: tuple[str, ...] = ("rope", "sinusoidal", "none")
@@ -171,3 +175,9 @@ def position_similarity(table: Tensor, kind: str = "cosine") -> Tensor:
         unit = F.normalize(table, dim=-1)  # (L, d)
         return unit @ unit.T
     raise ValueError(f"unknown similarity {kind!r}; choose 'dot' or 'cosine'")
+
+
+def first_module(model: nn.Module, kind: type[ModuleT]) -> ModuleT | None:
+    """The first sub-module of ``model`` of type ``kind`` (e.g. a trained model's LearnedPositionalEmbedding: for an
+    encoder-decoder, the encoder's), or None."""
+    return next((m for m in model.modules() if isinstance(m, kind)), None)

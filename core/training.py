@@ -1,0 +1,317 @@
+"""Training a tiny transformer on a synthetic task: AdamW, warmup + decay, label smoothing, clipping, callbacks.
+
+One step (teacher forcing: every position sees the true previous tokens, so all positions train in parallel)::
+
+    batch  = task.batch(examples)                       # tokens (B, T), targets (B, T) with IGNORE off-target
+    logits = model(batch)                               # (B, T, V)
+    loss   = CE(logits, targets; label_smoothing ε)     # mean over target positions
+    clip ‖∇‖ to grad_clip;  lr = schedule(step);  AdamW step
+
+Learning-rate schedules (step counts from 1):
+    inverse_sqrt (Vaswani et al. 2017)  lr = scale · d_model^-0.5 · min(step^-0.5, step · warmup^-1.5)
+    cosine                              linear warmup to lr, then lr · (r + (1 - r)(1 + cos(π t)) / 2)
+    constant                            linear warmup to lr, then lr
+
+A :class:`Trainer` owns the model, optimizer, data RNG and torch RNG state, so a run is deterministic for its seed
+on CPU (other code drawing random numbers in between does not disturb it) and can be resumed after an interruption.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from core.models import (
+    DecoderConfig,
+    DecoderOnlyModel,
+    EncoderConfig,
+    EncoderDecoderModel,
+    EncoderOnlyModel,
+    Seq2SeqConfig,
+    TransformerConfig,
+)
+from core.tasks import IGNORE, Batch, Example, Task
+
+FAMILIES: dict[str, tuple[type[TransformerConfig], type[nn.Module]]] = {
+    "decoder": (DecoderConfig, DecoderOnlyModel),
+    "seq2seq": (Seq2SeqConfig, EncoderDecoderModel),
+    "encoder": (EncoderConfig, EncoderOnlyModel),
+}
+SCHEDULES: tuple[str, ...] = ("inverse_sqrt", "cosine", "constant")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """The architecture a learner picks; the task fixes the vocabulary and the longest sequence.
+
+    positional="learned": one trained vector per absolute position, which makes the position lookups of copy,
+    reverse and sort easy. d_ff None = 4 · d_model.
+    """
+
+    n_layers: int = 2
+    n_heads: int = 4
+    d_model: int = 64
+    d_ff: int | None = None
+    positional: str = "learned"
+    dropout: float = 0.0
+    norm_first: bool = True
+
+
+def model_config(task: Task, spec: ModelSpec) -> TransformerConfig:
+    """The frozen model config for ``task`` with ``spec`` (EncoderConfig / DecoderConfig / Seq2SeqConfig)."""
+    config_cls, _ = FAMILIES[task.family]
+    return config_cls(
+        vocab_size=len(task.vocab), d_model=spec.d_model, n_heads=spec.n_heads, n_layers=spec.n_layers,
+        d_ff=spec.d_ff or 4 * spec.d_model, max_len=task.max_positions, dropout=spec.dropout,
+        norm_first=spec.norm_first, positional=spec.positional,
+    )  # fmt: skip
+
+
+def build_model(config: TransformerConfig, *, seed: int = 0) -> nn.Module:
+    """A freshly initialised model of the family ``config`` belongs to, its weights drawn from ``seed``."""
+    model_cls = next(m for c, m in FAMILIES.values() if type(config) is c)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return model_cls(config)
+
+
+def forward_logits(model: nn.Module, batch: Batch, *, return_trace: bool = False):
+    """Run any of the three families on a :class:`Batch` -> ModelOutput (logits ``(B, T, V)``)."""
+    if isinstance(model, EncoderDecoderModel):
+        return model(batch.src, batch.tokens, src_lengths=batch.src_lengths, return_trace=return_trace)
+    if isinstance(model, EncoderOnlyModel):
+        return model(batch.tokens, lengths=batch.lengths, return_trace=return_trace)
+    return model(batch.tokens, return_trace=return_trace)  # causal: end padding never reaches a real position
+
+
+@dataclass(frozen=True)
+class Scores:
+    """token_accuracy: share of target positions whose argmax is right; exact_match: share of sequences with every
+    target position right (under teacher forcing this equals greedy decoding: each right token feeds the next)."""
+
+    token_accuracy: float
+    exact_match: float
+    n: int
+
+
+def score_logits(logits: Tensor, targets: Tensor) -> Scores:
+    """logits ``(B, T, V)``, targets ``(B, T)`` (IGNORE off-target) -> :class:`Scores`."""
+    scored = targets != IGNORE  # (B, T)
+    right = (logits.argmax(-1) == targets) & scored  # (B, T)
+    token = right.sum().item() / max(1, scored.sum().item())
+    exact = (right | ~scored).all(dim=1).float().mean().item()
+    return Scores(token, exact, targets.shape[0])
+
+
+@torch.no_grad()
+def evaluate(
+    model: nn.Module, task: Task, *, n: int = 256, seed: int = 12345, split: str = "test", batch_size: int = 256
+) -> Scores:
+    """Token accuracy and exact match on ``n`` fresh examples of ``split`` drawn with ``seed`` (model in eval mode)."""
+    was_training = model.training
+    model.eval()
+    rng, token_right, exact_right, positions = random.Random(seed), 0.0, 0.0, 0
+    device = next(model.parameters()).device
+    for start in range(0, n, batch_size):
+        batch = task.batch(task.sample(rng, min(batch_size, n - start), split)).to(device)
+        s = score_logits(forward_logits(model, batch).logits, batch.targets)
+        k = int((batch.targets != IGNORE).sum())
+        token_right, exact_right, positions = token_right + s.token_accuracy * k, exact_right + s.exact_match * s.n, positions + k
+    model.train(was_training)
+    return Scores(token_right / max(1, positions), exact_right / n, n)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """lr: the peak learning rate (reached at step = warmup); for "inverse_sqrt", lr=None is the paper's exact
+    schedule (peak d_model^-0.5 · warmup^-0.5). snapshot_every K > 0: an attention snapshot every K steps.
+    eval_every > 0: held-out exact match on eval_size examples every eval_every steps."""
+
+    steps: int = 800
+    batch_size: int = 64
+    lr: float | None = 3e-3
+    schedule: str = "cosine"
+    warmup: int = 50
+    min_lr_ratio: float = 0.05
+    weight_decay: float = 0.01
+    betas: tuple[float, float] = (0.9, 0.98)
+    eps: float = 1e-9
+    label_smoothing: float = 0.0
+    grad_clip: float | None = 1.0
+    seed: int = 0
+    snapshot_every: int = 0
+    eval_every: int = 0
+    eval_size: int = 256
+
+    def __post_init__(self) -> None:
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"unknown schedule {self.schedule!r}; choose one of {SCHEDULES}")
+        if self.lr is None and self.schedule != "inverse_sqrt":
+            raise ValueError("lr=None (the paper's exact value) only applies to schedule='inverse_sqrt'")
+        if self.steps < 1 or self.batch_size < 1 or self.warmup < 0:
+            raise ValueError("steps and batch_size must be >= 1 and warmup >= 0")
+        if not 0.0 <= self.label_smoothing < 1.0:
+            raise ValueError(f"label_smoothing must be in [0, 1) (got {self.label_smoothing})")
+
+
+def learning_rate(step: int, cfg: TrainConfig, d_model: int) -> float:
+    """The learning rate at ``step`` (1-based) under ``cfg.schedule`` (formulas in the module docstring)."""
+    step, warmup = max(1, step), max(1, cfg.warmup)
+    if cfg.schedule == "inverse_sqrt":
+        paper = d_model**-0.5 * min(step**-0.5, step * warmup**-1.5)
+        return paper if cfg.lr is None else paper * cfg.lr / (d_model**-0.5 * warmup**-0.5)  # scaled to peak lr
+    if step < warmup:
+        return cfg.lr * step / warmup
+    if cfg.schedule == "constant":
+        return cfg.lr
+    t = (step - warmup) / max(1, cfg.steps - warmup)  # 0 -> 1 over the decay
+    return cfg.lr * (cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * min(1.0, t))))
+
+
+@dataclass(frozen=True)
+class AttentionSnapshot:
+    """Attention of a fixed probe example at one step. weights ``(L, H, T, T)`` (decoder / encoder self-attention);
+    cross ``(L, H, T, S)`` for seq2seq (queries = decoder tokens, keys = source); labels name the axes."""
+
+    step: int
+    labels: list[str]
+    weights: Tensor
+    cross: Tensor | None = None
+    source_labels: list[str] | None = None
+
+
+@torch.no_grad()
+def attention_snapshot(model: nn.Module, task: Task, example: Example, step: int = 0) -> AttentionSnapshot:
+    """Teacher-forced attention maps of ``example`` (model put in eval mode for the call)."""
+    was_training = model.training
+    model.eval()
+    batch = task.batch([example]).to(next(model.parameters()).device)
+    out = forward_logits(model, batch, return_trace=True)
+    model.train(was_training)
+    tokens = task.vocab.decode(batch.tokens[0])
+    weights = torch.stack([layer.self_attn.weights[0] for layer in out.trace]).cpu()  # (L, H, T, T)
+    if out.trace[0].cross_attn is None:
+        return AttentionSnapshot(step, list(tokens), weights)
+    cross = torch.stack([layer.cross_attn.weights[0] for layer in out.trace]).cpu()  # (L, H, T, S)
+    return AttentionSnapshot(step, list(tokens), weights, cross, list(task.vocab.decode(batch.src[0])))
+
+
+@dataclass
+class Progress:
+    """What a callback sees after each step. Set ``stop = True`` to end training after this step."""
+
+    step: int
+    steps: int
+    loss: float
+    token_accuracy: float
+    exact_match: float
+    lr: float
+    elapsed_s: float
+    snapshot: AttentionSnapshot | None = None
+    held_out: Scores | None = None
+    stop: bool = False
+
+
+@dataclass
+class History:
+    """Per-step curves of a run (lists, one entry per step), held-out checks, attention snapshots."""
+
+    steps: list[int] = field(default_factory=list)
+    loss: list[float] = field(default_factory=list)
+    token_accuracy: list[float] = field(default_factory=list)
+    exact_match: list[float] = field(default_factory=list)
+    lr: list[float] = field(default_factory=list)
+    eval_steps: list[int] = field(default_factory=list)
+    eval_exact_match: list[float] = field(default_factory=list)
+    snapshots: list[AttentionSnapshot] = field(default_factory=list)
+    elapsed_s: float = 0.0
+    stopped: bool = False
+
+
+class Trainer:
+    """Trains ``model`` on ``task`` with ``cfg``; :meth:`run` can be called again to resume where it stopped."""
+
+    def __init__(self, model: nn.Module, task: Task, cfg: TrainConfig, *, probe: Example | None = None) -> None:
+        self.model, self.task, self.cfg = model, task, cfg
+        self.device = next(model.parameters()).device
+        decay = [p for p in model.parameters() if p.dim() >= 2]  # matrices decay; biases, norms and gains do not
+        no_decay = [p for p in model.parameters() if p.dim() < 2]
+        groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+        self.optimizer = torch.optim.AdamW(groups, lr=0.0, betas=cfg.betas, eps=cfg.eps)
+        self.data_rng = random.Random(cfg.seed)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(cfg.seed)
+            self.torch_rng = torch.get_rng_state()  # dropout draws from this state only
+        self.probe = probe or task.example()
+        self.step = 0
+        self.history = History()
+
+    @property
+    def done(self) -> bool:
+        return self.step >= self.cfg.steps
+
+    def train_step(self) -> tuple[float, Scores, float]:
+        """One optimisation step -> (loss, training-batch scores, learning rate used)."""
+        self.step += 1
+        lr = learning_rate(self.step, self.cfg, self.model.config.d_model)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        batch = self.task.batch(self.task.sample(self.data_rng, self.cfg.batch_size)).to(self.device)
+        self.model.train()
+        with torch.random.fork_rng(devices=[]):
+            torch.set_rng_state(self.torch_rng)
+            logits = forward_logits(self.model, batch).logits  # (B, T, V)
+            self.torch_rng = torch.get_rng_state()
+        loss = F.cross_entropy(
+            logits.flatten(0, 1), batch.targets.flatten(), ignore_index=IGNORE, label_smoothing=self.cfg.label_smoothing
+        )
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if self.cfg.grad_clip:
+            nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.grad_clip)
+        self.optimizer.step()
+        return loss.item(), score_logits(logits.detach(), batch.targets), lr
+
+    def run(self, callback: Callable[[Progress], None] | None = None, *, max_steps: int | None = None) -> History:
+        """Train until ``cfg.steps`` (or ``max_steps`` more steps, or a callback sets ``progress.stop``)."""
+        h, cfg, last = self.history, self.cfg, self.cfg.steps if max_steps is None else self.step + max_steps
+        if self.step == 0 and cfg.snapshot_every:
+            h.snapshots.append(attention_snapshot(self.model, self.task, self.probe, 0))
+        while self.step < min(last, cfg.steps):
+            start = time.perf_counter()
+            loss, scores, lr = self.train_step()
+            snapshot = held_out = None
+            if cfg.snapshot_every and (self.step % cfg.snapshot_every == 0 or self.step == cfg.steps):
+                snapshot = attention_snapshot(self.model, self.task, self.probe, self.step)
+                h.snapshots.append(snapshot)
+            if cfg.eval_every and (self.step % cfg.eval_every == 0 or self.step == cfg.steps):
+                held_out = evaluate(self.model, self.task, n=cfg.eval_size, seed=cfg.seed + 2)
+                h.eval_steps.append(self.step)
+                h.eval_exact_match.append(held_out.exact_match)
+            h.elapsed_s += time.perf_counter() - start
+            for name, value in (("steps", self.step), ("loss", loss), ("token_accuracy", scores.token_accuracy),
+                                ("exact_match", scores.exact_match), ("lr", lr)):  # fmt: skip
+                getattr(h, name).append(value)
+            if callback is not None:
+                progress = Progress(self.step, cfg.steps, loss, scores.token_accuracy, scores.exact_match, lr,
+                                    h.elapsed_s, snapshot, held_out)  # fmt: skip
+                callback(progress)
+                if progress.stop:
+                    h.stopped = True
+                    break
+        self.model.eval()
+        return h
+
+
+def train(
+    model: nn.Module, task: Task, cfg: TrainConfig, callback: Callable[[Progress], None] | None = None
+) -> History:
+    """Train ``model`` in place from step 0 to ``cfg.steps`` (see :class:`Trainer`) and return its history."""
+    return Trainer(model, task, cfg).run(callback)

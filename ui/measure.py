@@ -1,0 +1,125 @@
+"""Measure attention methods on the learner's device, each point once.
+
+A point is (device, n, d, heads, dtype, method). :func:`measure_point` is an ``st.cache_data`` function keyed on
+exactly those six values, so a point measured once (by anyone on this server) is never measured again: moving a
+slider back and forth costs nothing. :func:`run_measurements` measures a list of points behind a progress bar and
+keeps the session's results in ``st.session_state`` (what *this* learner has asked for, redrawn on every rerun).
+
+Methods: "naive" (``core.attention.naive_attention``), "tiled" (``core.tiled.tiled_attention``), "sdpa" (PyTorch's
+fused ``scaled_dot_product_attention``, the reference) and "variant:<name>" (``core.efficient`` fast paths with
+``core.efficient.sweep_params(n)``). Inputs are ``(1, heads, n, d)`` N(0, 1) tensors, no mask.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from functools import partial
+
+import streamlit as st
+import torch
+import torch.nn.functional as F
+
+from core.attention import naive_attention
+from core.efficient import fast_variant_attention, sweep_params
+from core.memory_meter import measure_peak
+from core.tiled import tiled_attention
+
+DTYPES: dict[str, torch.dtype] = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+TIME_BUDGET_S = 0.5  # timed repeats per point stop after this much time (at least one, at most MAX_REPEATS)
+MAX_REPEATS = 5
+
+
+@dataclass(frozen=True)
+class Point:
+    """One measurement: where, what size, which method."""
+
+    device: str
+    n: int
+    d: int
+    heads: int
+    dtype: str
+    method: str
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """Median seconds of the timed calls and the peak bytes allocated by one call (``core.memory_meter``)."""
+
+    seconds: float
+    peak_bytes: int
+    repeats: int
+
+
+def dtypes_for(device: torch.device) -> list[str]:
+    """float16 only where it is fast (CUDA); bfloat16 and float32 everywhere."""
+    return list(DTYPES) if device.type == "cuda" else ["float32", "bfloat16"]
+
+
+def method_fn(method: str, n: int) -> Callable[..., torch.Tensor]:
+    """The function a method name stands for, called as fn(q, k, v)."""
+    if method == "naive":
+        return naive_attention
+    if method == "tiled":
+        return tiled_attention
+    if method == "sdpa":
+        return F.scaled_dot_product_attention
+    if method.startswith("variant:"):
+        return partial(fast_variant_attention, method.removeprefix("variant:"), p=sweep_params(n))
+    raise ValueError(f"unknown method {method!r}")
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+@st.cache_data(max_entries=4096, show_spinner=False)
+def measure_point(device: str, n: int, d: int, heads: int, dtype: str, method: str) -> Measurement:
+    """Time (median after a warm-up) and peak memory of one method at one size; cached per all six arguments."""
+    dev = torch.device(device)
+    gen = torch.Generator().manual_seed(n)
+    q, k, v = (torch.randn(1, heads, n, d, generator=gen).to(dev, DTYPES[dtype]) for _ in range(3))  # (1, H, n, d)
+    fn = method_fn(method, n)
+    with torch.no_grad():
+        fn(q, k, v)  # warm-up: kernels, allocator, lazy initialisation
+        _sync(dev)
+        times: list[float] = []
+        spent = time.perf_counter()
+        while len(times) < MAX_REPEATS and (not times or time.perf_counter() - spent < TIME_BUDGET_S):
+            start = time.perf_counter()
+            fn(q, k, v)
+            _sync(dev)
+            times.append(time.perf_counter() - start)
+        peak = measure_peak(fn, q, k, v, device=dev).peak_bytes
+    return Measurement(statistics.median(times), peak, len(times))
+
+
+def _store(name: str) -> dict[Point, Measurement]:
+    return st.session_state.setdefault(f"_measured_{name}", {})
+
+
+def measured(name: str, *, device: str, d: int, heads: int, dtype: str) -> dict[str, dict[int, Measurement]]:
+    """This session's results for one (device, d, heads, dtype): {method: {n: Measurement}}."""
+    out: dict[str, dict[int, Measurement]] = {}
+    for pt, m in _store(name).items():
+        if (pt.device, pt.d, pt.heads, pt.dtype) == (device, d, heads, dtype):
+            out.setdefault(pt.method, {})[pt.n] = m
+    return {method: dict(sorted(by_n.items())) for method, by_n in out.items()}
+
+
+def run_measurements(name: str, points: Iterable[Point], *, label: Callable[[Point], str] = str) -> list[str]:
+    """Measure each point (cached ones return at once) behind a progress bar; returns error messages, if any."""
+    points = list(points)
+    store, errors = _store(name), []
+    bar = st.progress(0.0, text="Measuring…")
+    for i, pt in enumerate(points):
+        bar.progress(i / max(1, len(points)), text=f"Measuring {label(pt)} ({i + 1}/{len(points)})")
+        try:
+            store[pt] = measure_point(pt.device, pt.n, pt.d, pt.heads, pt.dtype, pt.method)
+        except (RuntimeError, ValueError) as exc:  # e.g. out of memory on a shared GPU: report, keep going
+            errors.append(f"{label(pt)}: {str(exc).splitlines()[0]}")
+    bar.empty()
+    return errors

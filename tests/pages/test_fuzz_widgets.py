@@ -29,7 +29,7 @@ def _page_widgets(at, slug):
     out = []
     for kind in KINDS:
         for w in at.get(kind):
-            if w.key and "settings_" in str(w.key):
+            if w.key and ("settings_" in str(w.key) or "::" in str(w.key)):
                 continue
             out.append((kind, w.key, w))
     return out

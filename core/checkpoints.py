@@ -1,0 +1,95 @@
+"""Model files: weights as safetensors (plain tensors, never a pickle) beside a small JSON card.
+
+    models/<name>.safetensors   the state dict (a tied output head stored once, as the embedding)
+    models/<name>.json          the card: task, model config, training config, seed, held-out scores, training
+                                time, date, parameter count and a down-sampled training curve
+
+Loading reads the card, builds the model from its config and fills it with ``safetensors.torch.load_file``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from core.tasks import get_task
+from core.training import FAMILIES, History
+
+MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
+CURVE_POINTS = 200
+
+
+def _unique_state(model: nn.Module) -> dict[str, torch.Tensor]:
+    """The state dict with each shared tensor (tied weights) kept once, under its first name."""
+    seen: set[int] = set()
+    state = {}
+    for name, tensor in model.state_dict().items():
+        if tensor.data_ptr() in seen:
+            continue
+        seen.add(tensor.data_ptr())
+        state[name] = tensor.detach().cpu().contiguous()
+    return state
+
+
+def downsample_curve(history: History, points: int = CURVE_POINTS) -> dict[str, list[float]]:
+    """Every k-th step of the training curves (and the last), so a card stays a few KB."""
+    k = max(1, len(history.steps) // points)
+    idx = list(range(0, len(history.steps), k))
+    if history.steps and idx[-1] != len(history.steps) - 1:
+        idx.append(len(history.steps) - 1)
+    curve = {name: [getattr(history, name)[i] for i in idx] for name in ("steps", "loss", "token_accuracy", "exact_match")}
+    curve["eval_steps"], curve["eval_exact_match"] = list(history.eval_steps), list(history.eval_exact_match)
+    return curve
+
+
+def save_model(model: nn.Module, path_stem: Path | str, card: dict[str, Any]) -> dict[str, Any]:
+    """Write ``<stem>.safetensors`` and ``<stem>.json``; the card gets config, family, parameter count, file size,
+    date and torch version added. ``card`` must name its ``task``. Returns the full card."""
+    stem = Path(path_stem)
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    weights = stem.with_suffix(".safetensors")
+    family = next(name for name, (_, cls) in FAMILIES.items() if type(model) is cls)
+    save_file(_unique_state(model), str(weights), metadata={"task": card["task"], "family": family})
+    full = {
+        "name": stem.name, **card, "family": family, "model_class": type(model).__name__,
+        "config": dataclasses.asdict(model.config), "n_parameters": model.n_parameters(),
+        "file_bytes": weights.stat().st_size, "vocab": "".join(get_task(card["task"]).vocab.symbols),
+        "date": card.get("date", datetime.date.today().isoformat()), "torch": torch.__version__,
+    }  # fmt: skip
+    stem.with_suffix(".json").write_text(json.dumps(full, indent=1) + "\n", encoding="utf-8")
+    return full
+
+
+def read_card(path_stem: Path | str) -> dict[str, Any]:
+    return json.loads(Path(path_stem).with_suffix(".json").read_text(encoding="utf-8"))
+
+
+def load_model(path_stem: Path | str, *, device: torch.device | str = "cpu") -> tuple[nn.Module, dict[str, Any]]:
+    """(model in eval mode, card) from ``<stem>.json`` + ``<stem>.safetensors``.
+
+    Raises ValueError when the weights do not match the card's config or the task's vocabulary changed.
+    """
+    stem = Path(path_stem)
+    card = read_card(stem)
+    if "".join(get_task(card["task"]).vocab.symbols) != card["vocab"]:
+        raise ValueError(f"{stem.name}: the {card['task']} task's vocabulary changed since the model was trained")
+    config_cls, model_cls = FAMILIES[card["family"]]
+    model = model_cls(config_cls(**card["config"]))
+    missing, unexpected = model.load_state_dict(load_file(str(stem.with_suffix(".safetensors"))), strict=False)
+    tied = {"lm_head.weight"} if model.config.tie_weights else set()
+    if unexpected or set(missing) - tied:
+        raise ValueError(f"{stem.name}: weights do not match the config (missing {missing}, unexpected {unexpected})")
+    return model.to(device).eval(), card
+
+
+def shipped_names(models_dir: Path | str = MODELS_DIR) -> list[str]:
+    """Names of the models with both a card and weights in ``models_dir``, sorted."""
+    d = Path(models_dir)
+    return sorted(p.stem for p in d.glob("*.json") if p.with_suffix(".safetensors").is_file())

@@ -1,0 +1,75 @@
+"""Models the pages can show: the shipped ones (loaded once per process, read-only) and this session's own.
+
+Shipped models are shared by every session through ``st.cache_resource``: they are put in eval mode with gradients
+off and are never trained or modified. A model the learner trains lives only in ``st.session_state[TRAINED_KEY]``
+(a :class:`core.training.Trainer`), so one learner's run is never seen by another.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import streamlit as st
+from torch import nn
+
+from core.checkpoints import MODELS_DIR, load_model, read_card, shipped_names
+from core.tasks import Task, get_task
+from core.training import Trainer
+
+TRAINED_KEY = "_trained_run"  # the session's Trainer (model, task, history); not a widget, never in a link
+YOURS = "yours"
+
+
+@st.cache_resource(show_spinner=False)
+def load_shipped(name: str) -> tuple[nn.Module, dict[str, Any]]:
+    """(model, card) of a shipped model; shared, eval mode, requires_grad off: read it, never train it."""
+    model, card = load_model(MODELS_DIR / name)
+    model.requires_grad_(False)
+    return model, card
+
+
+@st.cache_data(show_spinner=False)
+def shipped_cards() -> dict[str, dict[str, Any]]:
+    """name -> JSON card of every shipped model."""
+    return {name: read_card(MODELS_DIR / name) for name in shipped_names()}
+
+
+def session_trainer() -> Trainer | None:
+    """The Trainer of the model this session trained (None before the learner trains one)."""
+    run = st.session_state.get(TRAINED_KEY)
+    return run if isinstance(run, Trainer) and run.step > 0 else None
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    """A model a page can run: its task, where it comes from, and a one-line description."""
+
+    model: nn.Module
+    task: Task
+    label: str
+    about: str
+
+
+def model_options(families: tuple[str, ...] = ("decoder", "seq2seq", "encoder")) -> list[str]:
+    """Labels for a model picker: this session's model first (when trained), then the shipped ones."""
+    options = [f"shipped · {name}" for name, card in shipped_cards().items() if card["family"] in families]
+    run = session_trainer()
+    if run is not None and run.task.family in families:
+        options.insert(0, f"{YOURS} · {run.task.name} (trained {run.step} steps)")
+    return options
+
+
+def resolve_choice(label: str) -> ModelChoice:
+    """The :class:`ModelChoice` for a label from :func:`model_options`."""
+    source, _, rest = label.partition(" · ")
+    if source == YOURS and session_trainer() is not None:
+        run = session_trainer()
+        about = f"Your {run.task.name} model, trained in this session for {run.step} of {run.cfg.steps} steps."
+        return ModelChoice(run.model, run.task, label, about)
+    model, card = load_shipped(rest)
+    held = card["held_out"]
+    about = (f"Shipped {card['task']} model ({card['model_class']}, {card['n_parameters']:,} parameters, "
+             f"{card['config']['positional']} positions): held-out exact match {held['exact_match']:.1%} "
+             f"on {held['n']} examples, trained {card['training_time_s']:.0f} s from seed {card['seed']}.")  # fmt: skip
+    return ModelChoice(model, get_task(card["task"]), label, about)

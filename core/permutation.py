@@ -14,6 +14,7 @@ Positional information breaks that symmetry. Here:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -175,6 +176,13 @@ def position_similarity(table: Tensor, kind: str = "cosine") -> Tensor:
         unit = F.normalize(table, dim=-1)  # (L, d)
         return unit @ unit.T
     raise ValueError(f"unknown similarity {kind!r}; choose 'dot' or 'cosine'")
+
+
+def seeded_module(factory: Callable[[], ModuleT], seed: int) -> ModuleT:
+    """``factory()`` with its random initial weights drawn from ``seed``; the global RNG is left untouched."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return factory()
 
 
 def first_module(model: nn.Module, kind: type[ModuleT]) -> ModuleT | None:

@@ -4,7 +4,7 @@ import numpy as np
 import streamlit as st
 import torch
 
-from core.permutation import diagonal_spread, permutation_study, position_score_grid, position_similarity, rope_plane
+from core import permutation as order
 from core.positional import (
     LearnedPositionalEmbedding,
     RelativePositionBias,
@@ -13,39 +13,42 @@ from core.positional import (
     relative_position_bucket,
     sinusoidal_encoding,
 )
+from figures import positional as figs
+from figures.attention_steps import token_labels
 from figures.heatmap import heatmap, heatmap_grid
-from figures.positional import (
-    alibi_grid,
-    bucket_curve,
-    encoding_heatmap,
-    permutation_bars,
-    rope_plane_figure,
-    score_grid_heatmap,
-    score_vs_offset,
-)
 from ui.charts import show_figure
+from ui.models import load_shipped, shipped_cards
 from ui.settings import get_settings
 from ui.shell import page_shell
 
 SLUG = "positional_encodings"
-VIEWS = ("Blind to order", "Sinusoidal", "Learned", "RoPE", "ALiBi", "T5 relative bias")
 MAX_WORDS = 16
 
 
 @st.cache_data(max_entries=32)
 def permutation_view(words: tuple[str, ...], seed: int, shuffle: int):
-    results = permutation_study(list(words), seed=seed, shuffle=shuffle)
-    perm = results["none"].perm.tolist()
-    return perm, {mode: r.deviation.numpy() for mode, r in results.items()}
+    results = order.permutation_study(list(words), seed=seed, shuffle=shuffle)
+    return results["none"].perm.tolist(), {mode: r.deviation.numpy() for mode, r in results.items()}
 
 
 @st.cache_data(max_entries=32)
 def rope_view(seed: int, d_head: int, length: int, method: str):
     gen = torch.Generator().manual_seed(seed)
     q, k = torch.randn(d_head, generator=gen), torch.randn(d_head, generator=gen)
-    grid = position_score_grid(q, k, length, method)
-    paths = [rope_plane(v, torch.arange(length), pair) for v in (q, k) for pair in range(d_head // 2)]
-    return grid.numpy(), float(diagonal_spread(grid)[1].max()), [p.numpy() for p in paths]
+    grid = order.position_score_grid(q, k, length, method)
+    paths = [order.rope_plane(v, torch.arange(length), pair) for v in (q, k) for pair in range(d_head // 2)]
+    return grid.numpy(), float(order.diagonal_spread(grid)[1].max()), [p.numpy() for p in paths]
+
+
+@st.cache_data(max_entries=8)
+def learned_table(seed: int) -> tuple[np.ndarray, str, bool]:
+    """(table, which model, trained?): a shipped model's learned positions, else a labelled seeded random table."""
+    for name, card in shipped_cards().items():
+        module = order.first_module(load_shipped(name)[0], LearnedPositionalEmbedding)
+        if module is not None:
+            return module.embedding.weight.detach().numpy(), f"trained model '{name}' ({card['task']} task)", True
+    module = order.seeded_module(lambda: LearnedPositionalEmbedding(32, 64), seed)
+    return module.embedding.weight.detach().numpy(), f"UNTRAINED seeded random table (seed {seed})", False
 
 
 def show_permutation(settings) -> None:
@@ -61,45 +64,36 @@ def show_permutation(settings) -> None:
     perm, deviations = permutation_view(words, settings.seed, shuffle)
     shuffled = [words[i] for i in perm]
     st.text("Shuffled: " + " ".join(shuffled))
-    labels = [f"{i}·{w}" for i, w in enumerate(shuffled)]
-    show_figure(permutation_bars(deviations, labels), key=f"{SLUG}_perm")
+    show_figure(figs.permutation_bars(deviations, token_labels(shuffled)), key=f"{SLUG}_perm")
     for col, (mode, dev) in zip(st.columns(len(deviations)), deviations.items(), strict=True):
         col.metric(f"max |Δ|, {mode}", f"{dev.max():.1e}")
     st.caption("One seeded self-attention layer (random weights), the same for every scheme. Without positions the "
                "difference is float rounding (≈ 1e-7): the outputs are just permuted. Any positional scheme breaks it.")
 
 
-def show_sinusoidal() -> None:
+def show_sinusoidal(settings) -> None:
     length = st.slider("Sequence length", 4, 128, 32, key=f"{SLUG}_length")
     d_model = st.slider("d_model", 8, 256, 64, step=8, key=f"{SLUG}_d_model")
     kind = st.radio("Similarity", ("dot", "cosine"), horizontal=True, key=f"{SLUG}_similarity")
     table = sinusoidal_encoding(length, d_model)
-    show_figure(encoding_heatmap(table, f"Sinusoidal encoding, {length} positions × d_model {d_model}"),
+    show_figure(figs.encoding_heatmap(table, f"Sinusoidal encoding, {length} positions × d_model {d_model}"),
                 key=f"{SLUG}_table")
-    sim = position_similarity(table, kind).numpy()
-    starts = sorted({0, length // 4, length // 2})
-    show_figure(score_vs_offset(sim, starts, f"PE(m)·PE(n) ({kind}) against the distance n − m"), key=f"{SLUG}_dist")
+    sim = order.position_similarity(table, kind).numpy()
+    title = f"PE(m)·PE(n) ({kind}) against the distance n − m"
+    show_figure(figs.score_vs_offset(sim, sorted({0, length // 4, length // 2}), title, y_title=kind),
+                key=f"{SLUG}_dist")
     st.caption("For sinusoids the dot product PE(m)·PE(m+Δ) = Σᵢ cos(Δ·ωᵢ) depends on Δ only: the curves overlap.")
 
 
-@st.cache_data(max_entries=8)
-def learned_table(seed: int) -> tuple[np.ndarray, str]:
-    """The learned position table of a shipped model, or (clearly labelled) a seeded random one."""
-    torch.manual_seed(seed)
-    table = LearnedPositionalEmbedding(64, 64).embedding.weight.detach().numpy()
-    return table, f"seeded random table (seed {seed}), NOT trained: no shipped model with learned positions"
-
-
 def show_learned(settings) -> None:
-    table, label = learned_table(settings.seed)
-    if "NOT trained" in label:
-        st.warning(f"Showing a {label}. An untrained table is near-orthogonal: similarity ≈ 0 off the diagonal.")
+    table, label, trained = learned_table(settings.seed)
+    if not trained:
+        st.warning(f"No shipped model has learned positions: showing an {label}. Untrained vectors are nearly "
+                   "orthogonal, so the similarity is ≈ 0 off the diagonal.")
     length = st.slider("Positions shown", 4, table.shape[0], min(32, table.shape[0]), key=f"{SLUG}_learned_len")
-    sim = position_similarity(torch.as_tensor(table[:length]), "cosine").numpy()
-    names = [str(i) for i in range(length)]
-    show_figure(heatmap(sim, names, names, f"Cosine similarity of learned position vectors — {label}",
-                        colorbar_title="cosine", x_title="position", y_title="position", zmin=-1, zmax=1,
-                        colorscale="RdBu_r"), key=f"{SLUG}_learned")
+    sim = order.position_similarity(torch.as_tensor(table[:length]), "cosine")
+    show_figure(figs.similarity_heatmap(sim, f"Cosine similarity of learned position vectors — {label}"),
+                key=f"{SLUG}_learned")
 
 
 def show_rope(settings) -> None:
@@ -112,20 +106,20 @@ def show_rope(settings) -> None:
                       format_func={"rope": "RoPE (rotate)", "sinusoidal": "sinusoids added", "none": "none"}.get,
                       key=f"{SLUG}_method")
     grid, spread, paths = rope_view(settings.seed, d_head, length, method)
-    show_figure(rope_plane_figure(paths[pair], paths[d_head // 2 + pair], m, n, pair), key=f"{SLUG}_plane")
+    show_figure(figs.rope_plane_figure(paths[pair], paths[d_head // 2 + pair], m, n, pair), key=f"{SLUG}_plane")
     st.caption(f"Plane {pair} turns by θ = 10000^(−{2 * pair}/{d_head}) = {10000 ** (-2 * pair / d_head):.4f} rad per "
-               f"position. Score at (m={m}, n={n}): {grid[m, n]:.4f}.")
+               f"position (RoPE). Score at (m={m}, n={n}): {grid[m, n]:.4f}.")
     st.metric("max spread along any diagonal (max − min of score at equal n − m)", f"{spread:.2e}")
-    show_figure(score_grid_heatmap(grid, f"score(q at m, k at n), {method}"), key=f"{SLUG}_grid")
-    show_figure(score_vs_offset(grid, [0, 8, 16], "Score against the offset, from three query positions"),
+    show_figure(figs.score_grid_heatmap(grid, f"score(q at m, k at n), {method}"), key=f"{SLUG}_grid")
+    show_figure(figs.score_vs_offset(grid, [0, 8, 16], "Score against the offset, from three query positions"),
                 key=f"{SLUG}_offset")
 
 
-def show_alibi() -> None:
+def show_alibi(settings) -> None:
     n_heads = st.slider("Heads", 1, 16, 8, key=f"{SLUG}_alibi_heads")
     length = st.slider("Sequence length", 4, 24, 10, key=f"{SLUG}_alibi_len")
     slopes = alibi_slopes(n_heads).tolist()
-    show_figure(alibi_grid(alibi_bias(n_heads, length, length), slopes), key=f"{SLUG}_alibi")
+    show_figure(figs.alibi_grid(alibi_bias(n_heads, length, length), slopes), key=f"{SLUG}_alibi")
     st.caption("Slopes: " + ", ".join(f"h{h}: {s:.5g}" for h, s in enumerate(slopes)))
 
 
@@ -136,32 +130,23 @@ def show_t5(settings) -> None:
     bidirectional = c3.toggle("Bidirectional (encoder)", True, key=f"{SLUG}_t5_bidir")
     offsets = torch.arange(-max_distance - 16, max_distance + 17)
     ids = relative_position_bucket(offsets, bidirectional=bidirectional, num_buckets=buckets, max_distance=max_distance)
-    show_figure(bucket_curve(offsets, ids, buckets, max_distance), key=f"{SLUG}_t5_curve")
-    torch.manual_seed(settings.seed)
-    rel = RelativePositionBias(4, num_buckets=buckets, max_distance=max_distance, bidirectional=bidirectional)
-    names = [str(i) for i in range(16)]
+    show_figure(figs.bucket_curve(offsets, ids, buckets, max_distance), key=f"{SLUG}_t5_curve")
+    rel = order.seeded_module(lambda: RelativePositionBias(4, num_buckets=buckets, max_distance=max_distance,
+                                                           bidirectional=bidirectional), settings.seed)
+    names = figs.numbered(16)
     show_figure(heatmap(rel.buckets(16, 16), names, names, "Bucket of every (query, key) pair", colorbar_title="bucket",
                         colorscale="Viridis"), key=f"{SLUG}_t5_map")
     with torch.no_grad():
-        bias = rel(16, 16)
-    show_figure(heatmap_grid(bias, names, names, [f"head {h}" for h in range(4)],
-                             "Bias per head (seeded random init, untrained: the staircase is the point)",
-                             colorbar_title="bias", colorscale="RdBu_r"), key=f"{SLUG}_t5_bias")
+        bias = rel(16, 16)  # (H, 16, 16)
+    show_figure(heatmap_grid(bias, names, names, [f"head {h}" for h in range(4)], "Bias per head (untrained, seeded "
+                             "random values: the bucket staircase is the point)", colorbar_title="bias",
+                             colorscale="RdBu_r"), key=f"{SLUG}_t5_bias")
 
 
+VIEWS = {"Blind to order": show_permutation, "Sinusoidal": show_sinusoidal, "Learned": show_learned,
+         "RoPE": show_rope, "ALiBi": show_alibi, "T5 relative bias": show_t5}
 settings = get_settings()
 lab = page_shell(SLUG)
 with lab:
-    view = st.radio("Show", VIEWS, horizontal=True, key=f"{SLUG}_view")
-    if view == "Blind to order":
-        show_permutation(settings)
-    elif view == "Sinusoidal":
-        show_sinusoidal()
-    elif view == "Learned":
-        show_learned(settings)
-    elif view == "RoPE":
-        show_rope(settings)
-    elif view == "ALiBi":
-        show_alibi()
-    else:
-        show_t5(settings)
+    view = st.radio("Show", tuple(VIEWS), horizontal=True, key=f"{SLUG}_view")
+    VIEWS[view](settings)

@@ -11,6 +11,8 @@ import pytest
 import torch
 from PIL import Image
 
+from core.checkpoints import MODELS_DIR, load_model, read_card, shipped_names
+from core.families import FAMILY_TASKS, family_masks, run_example, untrained_model
 from core.image_input import load_image
 from core.permutation import permutation_study, position_score_grid, position_similarity
 from core.positional import (
@@ -29,6 +31,7 @@ from core.residual import (
     sentence_walk,
     spread_tokens,
 )
+from core.tasks import get_task
 from core.vit import (
     ViTConfig,
     generated_image,
@@ -271,3 +274,68 @@ def test_bad_uploads_get_a_message_and_the_page_keeps_working(name, data, messag
     at = _upload(open_page(VIT), name, data)
     assert any(message in e.value for e in at.error), [e.value for e in at.error]
     assert chart(at, "Where p0 looks")  # fell back to the generated image
+
+
+# ------------------------------------------------------------------------------------------------ architecture families
+FAMILIES = "pages/architecture_families.py"
+
+
+def _family_model(family: str):
+    """The model the page shows: the shipped one for the family (its usual task first), else the untrained one."""
+    cards = {name: read_card(MODELS_DIR / name) for name in shipped_names()}
+    names = [n for n, c in cards.items() if c["family"] == family]
+    names = [n for n in names if cards[n]["task"] == FAMILY_TASKS[family]] or names
+    if names:
+        model, card = load_model(MODELS_DIR / names[0])
+        return model, get_task(card["task"])
+    task = get_task(FAMILY_TASKS[family])
+    return untrained_model(task, seed=0), task
+
+
+def _expected_map(view, layer: int = 0) -> np.ndarray:
+    weights = view.weights[layer].mean(0).numpy()
+    return np.where(view.mask.numpy(), weights, np.nan)
+
+
+def _assert_map(spec_z, expected: np.ndarray) -> None:
+    z = np.array([[np.nan if v is None else v for v in row] for row in spec_z], dtype=float) \
+        if isinstance(spec_z, list) else array(spec_z)
+    np.testing.assert_array_equal(np.isnan(z), np.isnan(expected))  # masked cells are blank
+    np.testing.assert_allclose(np.nan_to_num(z), np.nan_to_num(expected), rtol=1e-4, atol=1e-6)
+
+
+def test_family_overview_masks_come_from_the_core():
+    at = open_page(FAMILIES)
+    assert not at.exception, error_messages(at)
+    spec = chart(at, "Masks: who may attend to whom")
+    masks = family_masks(6)
+    assert [a["text"] for a in spec["layout"]["annotations"]] == list(masks)
+    for trace, mask in zip(spec["data"], masks.values(), strict=True):
+        np.testing.assert_array_equal(array(trace["z"]), mask.numpy().astype(float))
+    assert chart(at, "Data flow of the three families")
+
+
+@pytest.mark.parametrize("family", ["encoder", "decoder", "seq2seq"])
+def test_family_live_example_matches_the_core(family):
+    at = open_page(FAMILIES)
+    at.radio(key="architecture_families_family").set_value(family).run()
+    assert not at.exception, error_messages(at)
+    model, task = _family_model(family)
+    text = task.default_input
+    result = run_example(model, task, text)
+    view = result.attentions[-1]  # the page opens on the last attention (cross-attention for seq2seq)
+    _assert_map(chart(at, view.name)["data"][0]["z"], _expected_map(view))
+    assert any(t.value.startswith(f"Model output: {result.answer}") for t in at.text)
+    if family == "decoder":
+        bars = chart(at, "Next token after the prompt")["data"][0]
+        np.testing.assert_allclose(array(bars["y"]), [p for _, p in result.next_token], rtol=1e-5)
+    trained = bool([n for n in shipped_names() if read_card(MODELS_DIR / n)["family"] == family])
+    assert trained or any("UNTRAINED" in w.value for w in at.warning)
+
+
+def test_family_bad_input_gets_a_message():
+    at = open_page(FAMILIES)
+    for text in ("", "<b>hi</b>", "abc=abc"):  # empty, foreign characters, nothing hidden
+        at.text_input(key="architecture_families_encoder_text").input(text).run()
+        assert not at.exception, error_messages(at)
+        assert any("cannot be used" in w.value for w in at.warning)

@@ -27,7 +27,6 @@ from torch import Tensor
 from core import block_sparse as bs
 from core.attention import attention, masked_softmax, naive_attention
 from core.masks import causal_mask, sliding_window_mask
-from core.positional import sinusoidal_encoding
 
 VARIANTS: tuple[str, ...] = ("full", "sliding_window", "strided", "fixed", "longformer", "linear", "linformer", "lsh")
 MASKED = ("sliding_window", "strided", "fixed", "longformer")  # exact attention with a different mask
@@ -69,6 +68,7 @@ class VariantParams:
     stride: int = 4
     n_global: int = 2
     proj_k: int = 8
+    projection: str = "random"  # Linformer's E = F: "random" (seeded) or "pool" (segment means)
     n_buckets: int = 4
     n_rounds: int = 1
     causal: bool = False
@@ -78,6 +78,8 @@ class VariantParams:
         for name in ("window", "stride", "proj_k", "n_rounds"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1 (got {getattr(self, name)})")
+        if self.projection not in ("random", "pool"):
+            raise ValueError(f"projection must be 'random' or 'pool' (got {self.projection!r})")
         if self.n_global < 0:
             raise ValueError(f"n_global must be >= 0 (got {self.n_global})")
         if self.n_buckets < 1 or (self.n_buckets > 1 and self.n_buckets % 2):
@@ -101,16 +103,20 @@ def sweep_params(n: int, causal: bool = False) -> VariantParams:
                          n_rounds=1, causal=causal)
 
 
-def variant_inputs(n: int, d: int, kind: str, generator: torch.Generator, sharpness: float = 2.0) -> tuple[Tensor, ...]:
-    """q, k, v ``(n, d)``. "random": N(0, 1) entries. "local": q = k = sharpness · sinusoid(position) + noise, so
-    nearby tokens score high (the structure windows and hashing rely on); v stays random."""
+def variant_inputs(n: int, d: int, kind: str, generator: torch.Generator, focus: float = 30.0) -> tuple[Tensor, ...]:
+    """q, k, v ``(n, d)``; v is N(0, 1). "random": q, k N(0, 1) too (attention spread out).
+    "local": q_i = k_i = r (cos θ_i, sin θ_i, 0, …) + small noise with θ_i = π i / n and r² = focus · √d, so
+    score(i, j) ≈ focus · cos(π (i − j) / n): each token attends to a neighbourhood about n / (π √focus) wide."""
     noise = [torch.randn(n, d, generator=generator) for _ in range(3)]
     if kind == "random":
         return tuple(noise)
     if kind != "local":
         raise ValueError(f"unknown input kind {kind!r}; choose 'random' or 'local'")
-    pos = sinusoidal_encoding(n, d) * sharpness * math.sqrt(2.0)  # (n, d), rows of norm ≈ sharpness·√d
-    return pos + 0.3 * noise[0], pos + 0.3 * noise[1], noise[2]
+    theta = torch.arange(n) * math.pi / n  # (n,)
+    circle = torch.zeros(n, d)
+    circle[:, 0], circle[:, min(1, d - 1)] = torch.cos(theta), torch.sin(theta)  # (n, d) a half circle
+    circle *= math.sqrt(focus * math.sqrt(d))
+    return circle + 0.1 * noise[0], circle + 0.1 * noise[1], noise[2]
 
 
 # ------------------------------------------------------------------ masks (readable definitions)
@@ -191,8 +197,13 @@ def linear_attention(q: Tensor, k: Tensor, v: Tensor, *, causal: bool = False) -
     return (fq[..., None, :] @ state).squeeze(-2) / (fq * norm).sum(dim=-1, keepdim=True)
 
 
-def linformer_projection(n: int, k: int, seed: int) -> Tensor:
-    """E = F: ``(k, n)`` with N(0, 1/k) entries (the Johnson-Lindenstrauss projection of Linformer's analysis)."""
+def linformer_projection(n: int, k: int, seed: int, kind: str = "random") -> Tensor:
+    """E = F ``(k, n)``. "random": N(0, 1/k) entries, the Johnson-Lindenstrauss projection of Linformer's analysis
+    (learned in the paper). "pool": row c averages segment c of n/k consecutive positions (k = n: the identity)."""
+    if kind == "pool":
+        segment = torch.arange(n) * k // n  # (n,) segment of each position
+        onehot = (segment[None, :] == torch.arange(k)[:, None]).float()  # (k, n)
+        return onehot / onehot.sum(dim=1, keepdim=True).clamp_min(1.0)
     return torch.randn(k, n, generator=torch.Generator().manual_seed(seed)) / math.sqrt(k)
 
 
@@ -290,7 +301,7 @@ def variant_attention(name: str, q: Tensor, k: Tensor, v: Tensor, p: VariantPara
     if name == "linformer":
         if p.causal:
             raise ValueError("Linformer mixes all positions (future ones too) into each projected key: no causal form")
-        e = linformer_projection(n, p.proj_k, p.seed).to(q)
+        e = linformer_projection(n, p.proj_k, p.seed, p.projection).to(q)
         output, probs = linformer_attention(q, k, v, e, e)
         return VariantResult(output, probs @ e, None, n * p.proj_k)  # (..., n, k) @ (k, n): effective weights
     raise ValueError(f"unknown variant {name!r}; choose one of {VARIANTS}")
@@ -306,7 +317,7 @@ def fast_variant_attention(name: str, q: Tensor, k: Tensor, v: Tensor, p: Varian
     if name == "linear":
         return linear_attention(q, k, v, causal=p.causal)
     if name == "linformer":
-        e = linformer_projection(n, p.proj_k, p.seed).to(q)
+        e = linformer_projection(n, p.proj_k, p.seed, p.projection).to(q)
         return linformer_attention(q, k, v, e, e)[0]
     if name == "lsh":
         return lsh_attention(q, k, v, replace(p, n_rounds=1))

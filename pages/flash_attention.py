@@ -29,9 +29,9 @@ state = st.session_state
 
 
 def keep_in_range(key: str, hi: int, default: int) -> None:
-    """A slider whose maximum just shrank keeps a value it can show."""
-    if not 1 <= state.get(key, default) <= hi:
-        state[key] = min(default, hi)
+    """Give a 1..hi slider its value through the session state (default first, clamped when hi shrinks)."""
+    value = state.get(key, default)
+    state[key] = value if 1 <= value <= hi else min(default, hi)
 
 
 def move(delta: int, total: int) -> None:
@@ -95,8 +95,8 @@ with lab:
     n = c1.slider("Sequence length n", 2, 32, 12, key=f"{SLUG}_n")
     for key in (f"{SLUG}_block_q", f"{SLUG}_block_k"):
         keep_in_range(key, n, 4)
-    block_q = c2.slider("Query block B_r", 1, n, 4, key=f"{SLUG}_block_q")
-    block_k = c3.slider("Key block B_c", 1, n, 4, key=f"{SLUG}_block_k")
+    block_q = c2.slider("Query block B_r", 1, n, key=f"{SLUG}_block_q")
+    block_k = c3.slider("Key block B_c", 1, n, key=f"{SLUG}_block_k")
     c4, c5 = st.columns(2)
     d = c4.select_slider("Head width d", [2, 4, 8, 16], 4, key=f"{SLUG}_d")
     causal = c5.toggle("Causal (skip future tiles)", False, key=f"{SLUG}_causal")

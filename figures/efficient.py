@@ -1,0 +1,51 @@
+"""Figures for the efficient attention variants: each one's pattern, its error against full attention, its cost.
+
+Patterns are :class:`core.efficient.VariantResult` weights drawn with :func:`figures.heatmap.heatmap`; pairs a
+variant never scores are gaps, so the mask is visible as the shape of the coloured area.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+
+from core.efficient import INFO
+from figures.heatmap import DIVERGING_SCALE, as_numpy, heatmap
+from figures.layout import single_layout
+from figures.memory import time_figure
+
+KIND_COLORS = {"reference": "#636363", "different mask": "#2171b5", "approximates softmax": "#cb181d"}
+VARIANT_COLORS = {"full": "#000000", "sliding_window": "#2171b5", "strided": "#6baed6", "fixed": "#08519c",
+                  "longformer": "#4292c6", "linear": "#cb181d", "linformer": "#fb6a4a", "lsh": "#a50f15"}
+
+
+def pattern_figure(weights, mask, labels: Sequence[str], title: str, *, height: int | None = None) -> go.Figure:
+    """Effective weights ``(n, n)`` of one variant; entries outside ``mask`` (if given) are gaps. Weights that can be
+    negative (Linformer's P·F) get a diverging scale centred on 0."""
+    w = as_numpy(weights)
+    if mask is not None:
+        w = np.where(as_numpy(mask) > 0, w, np.nan)
+    if np.nanmin(w, initial=0.0) < 0:
+        bound = float(np.nanmax(np.abs(w))) or 1.0
+        return heatmap(w, labels, labels, title, colorbar_title="effective weight", colorscale=DIVERGING_SCALE,
+                       zmin=-bound, zmax=bound, height=height)
+    return heatmap(w, labels, labels, title, colorbar_title="weight", zmin=0.0, height=height)
+
+
+def error_figure(errors: Mapping[str, float | None], *, title: str) -> go.Figure:
+    """Relative Frobenius error of each variant's output against full attention, coloured by what it changes."""
+    names = [v for v, e in errors.items() if e is not None]
+    bars = [go.Bar(
+        x=[INFO[v].label for v in names if INFO[v].kind == kind], y=[errors[v] for v in names if INFO[v].kind == kind],
+        name=kind, marker_color=KIND_COLORS[kind], hovertemplate="%{x}<br>error %{y:.3e}<extra></extra>",
+    ) for kind in ("different mask", "approximates softmax")]
+    return go.Figure(bars, single_layout(title, "variant", "‖O_variant − O_full‖_F / ‖O_full‖_F", height=360,
+                                         legend={"title": {"text": "what it changes"}}))
+
+
+def cost_figure(measured: Mapping[str, Mapping[int, float]], *, title: str) -> go.Figure:
+    """Measured time per call against n (log-log) for each variant's fast path, with an n² guide."""
+    names = {v: INFO[v].label for v in measured}
+    return time_figure(measured, title=title, names=names, colors=VARIANT_COLORS)

@@ -44,7 +44,8 @@ def downsample_curve(history: History, points: int = CURVE_POINTS) -> dict[str, 
     idx = list(range(0, len(history.steps), k))
     if history.steps and idx[-1] != len(history.steps) - 1:
         idx.append(len(history.steps) - 1)
-    curve = {name: [getattr(history, name)[i] for i in idx] for name in ("steps", "loss", "token_accuracy", "exact_match")}
+    names = ("steps", "loss", "token_accuracy", "exact_match")
+    curve = {name: [getattr(history, name)[i] for i in idx] for name in names}
     curve["eval_steps"], curve["eval_exact_match"] = list(history.eval_steps), list(history.eval_exact_match)
     return curve
 

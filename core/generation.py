@@ -144,11 +144,13 @@ def model_family(model: nn.Module) -> str:
 
 def decode_task(model: nn.Module, task: Task, text: str, **kwargs) -> Decoding:
     """Decode the answer to ``text`` (already checked with ``task.check_input``) for a decoder or seq2seq task;
-    keyword arguments go to :func:`decode`. Generation stops at EOS or at the model's longest sequence."""
+    keyword arguments go to :func:`decode`. Generation stops at EOS or at the model's longest sequence (induction:
+    after the rest of the repeat, len(text) - 1 tokens)."""
     vocab, limit = task.vocab, model.config.max_len
     if isinstance(task, PromptTask):
         prompt = vocab.encode(task.prompt(text))
-        return decode(model, prompt, limit + 1 - len(prompt), stop_token=vocab.id(EOS), **kwargs)
+        n_new = limit + 1 - len(prompt) if task.ends_with_eos else len(task.continuation(text))  # induction: fixed
+        return decode(model, prompt, n_new, stop_token=vocab.id(EOS), **kwargs)
     return decode(model, [vocab.id(BOS)], limit, stop_token=vocab.id(EOS), src=vocab.encode(text), **kwargs)
 
 
@@ -196,8 +198,9 @@ def predict(model: nn.Module, task: Task, text: str) -> Prediction:
         src = torch.tensor([vocab.encode(text)], device=device)  # (1, S)
         tgt = torch.tensor([([vocab.id(BOS)] + vocab.encode(answer))[: model.config.max_len]], device=device)
         out = model(src, tgt, return_trace=True)
-        return Prediction(answer, expected, list(vocab.decode(tgt[0])), _stack(out.trace, "self_attn"),
-                          _stack(out.trace, "cross_attn"), _stack(out.encoder_trace, "self_attn"), list(text))  # fmt: skip
+        cross, encoder = _stack(out.trace, "cross_attn"), _stack(out.encoder_trace, "self_attn")
+        labels = list(vocab.decode(tgt[0]))
+        return Prediction(answer, expected, labels, _stack(out.trace, "self_attn"), cross, encoder, list(text))
     sequence = (vocab.encode(task.prompt(text)) + generated)[:-1]  # as in training: the last token is only a target
     out = model(torch.tensor([sequence], device=device), return_trace=True)
     return Prediction(answer, expected, list(vocab.decode(sequence)), _stack(out.trace, "self_attn"))

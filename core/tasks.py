@@ -4,7 +4,7 @@
     copy        decoder   "abc"  -> "abc"                   output i looks at input i (a shifted diagonal)
     reverse     decoder   "abc"  -> "cba"                   output i looks at input n-1-i (the anti-diagonal)
     sort        decoder   "cab"  -> "abc"                   output i looks at the next-larger input letter
-    induction   decoder   "kqbz" -> "qbz" after "kqbz k"    find the earlier copy of the current token, read its successor
+    induction   decoder   "kqbz" -> "qbz" after "kqbz k"    find the earlier copy of the current token, copy the next
     dates       seq2seq   "2 Nov 2026" -> "2026-11-02"      cross-attention aligns year, month, day
     masked      encoder   "ab?d=a?cd" -> "abcd=abcd"        a hidden letter reads its twin in the other copy
 
@@ -20,6 +20,7 @@ import random
 import zlib
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from typing import ClassVar
 from functools import cached_property
 
 import torch
@@ -185,6 +186,8 @@ class Task(ABC):
 class PromptTask(Task):
     """Decoder-only tasks: the sequence is ``prompt(source) + continuation(source)``; loss on the continuation."""
 
+    ends_with_eos: ClassVar[bool] = True  # False: the continuation has a known length and no EOS
+
     def prompt(self, source: str) -> str:
         return BOS + source + SEP
 
@@ -231,6 +234,8 @@ class InductionTask(PromptTask):
     The score counts the repeated half from its second letter on.
     """
 
+    ends_with_eos: ClassVar[bool] = False
+
     def draw(self, rng: random.Random) -> Example:
         source = "".join(rng.sample(self.alphabet, rng.randint(self.min_len, self.max_len)))
         return Example(source, self.answer(source))
@@ -248,7 +253,7 @@ class InductionTask(PromptTask):
         super().check_input(text)
         repeated = sorted({c for c in text if text.count(c) > 1})
         if repeated:
-            raise InvalidInput(f"use each letter once (repeated: {', '.join(repeated)}): the repeat must be unambiguous")
+            raise InvalidInput(f"use each letter once (repeated: {', '.join(repeated)}), so the repeat is unambiguous")
 
 
 MONTHS = tuple(calendar.month_abbr[1:])  # ("Jan", ..., "Dec")
@@ -256,7 +261,10 @@ MONTHS = tuple(calendar.month_abbr[1:])  # ("Jan", ..., "Dec")
 
 @dataclass(frozen=True)
 class DateTask(Task):
-    """seq2seq: "2 Nov 2026" or "02 Nov 2026" -> "2026-11-02" (decoder input ``^2026-11-02``, target ``2026-11-02$``)."""
+    """seq2seq: "2 Nov 2026" or "02 Nov 2026" -> "2026-11-02".
+
+    Teacher forcing: decoder input ``^2026-11-02``, decoder target ``2026-11-02$``.
+    """
 
     first_year: int = 1900
     last_year: int = 2099

@@ -117,13 +117,15 @@ def evaluate(
     """Token accuracy and exact match on ``n`` fresh examples of ``split`` drawn with ``seed`` (model in eval mode)."""
     was_training = model.training
     model.eval()
-    rng, token_right, exact_right, positions = random.Random(seed), 0.0, 0.0, 0
+    rng, token_right, exact_right, positions = random.Random(seed), 0.0, 0.0, 0  # running sums over batches
     device = next(model.parameters()).device
     for start in range(0, n, batch_size):
         batch = task.batch(task.sample(rng, min(batch_size, n - start), split)).to(device)
         s = score_logits(forward_logits(model, batch).logits, batch.targets)
         k = int((batch.targets != IGNORE).sum())
-        token_right, exact_right, positions = token_right + s.token_accuracy * k, exact_right + s.exact_match * s.n, positions + k
+        token_right += s.token_accuracy * k
+        exact_right += s.exact_match * s.n
+        positions += k
     model.train(was_training)
     return Scores(token_right / max(1, positions), exact_right / n, n)
 
@@ -315,3 +317,19 @@ def train(
 ) -> History:
     """Train ``model`` in place from step 0 to ``cfg.steps`` (see :class:`Trainer`) and return its history."""
     return Trainer(model, task, cfg).run(callback)
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """A task, an architecture and a training config: everything needed to reproduce a model from its seed."""
+
+    task: str
+    spec: ModelSpec
+    train: TrainConfig
+
+
+# What the "Train it yourself" page starts with (bench/bench_training.py measures it on the course's CPU).
+QUICK_START = Recipe(
+    "reverse", ModelSpec(n_layers=2, n_heads=4, d_model=64, positional="rope"),
+    TrainConfig(steps=700, batch_size=64, lr=5e-3, schedule="cosine", warmup=50, snapshot_every=50, eval_every=50),
+)  # fmt: skip

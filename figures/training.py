@@ -29,8 +29,9 @@ def training_curves(
                                  ("exact match (batch)", exact_match, EXACT_COLOUR)):  # fmt: skip
         fig.add_trace(go.Scatter(x=list(steps), y=list(values), name=name, line={"color": colour}), row=2, col=1)
     if len(eval_steps):
-        fig.add_trace(go.Scatter(x=list(eval_steps), y=list(eval_exact_match), name="exact match (held-out)",
-                                 mode="lines+markers", line={"color": HELD_OUT_COLOUR, "dash": "dot"}), row=2, col=1)  # fmt: skip
+        held_out = go.Scatter(x=list(eval_steps), y=list(eval_exact_match), name="exact match (held-out)",
+                              mode="lines+markers", line={"color": HELD_OUT_COLOUR, "dash": "dot"})
+        fig.add_trace(held_out, row=2, col=1)
     fig.update_yaxes(type="log", title_text="loss", row=1, col=1)
     fig.update_yaxes(range=[0, 1.02], title_text="share right", row=2, col=1)
     fig.update_xaxes(title_text="step", row=2, col=1, range=[0, total_steps] if total_steps else None)
@@ -60,7 +61,7 @@ def probability_bars(
     fig.add_trace(go.Bar(x=names, y=[probs[i] for i in order], name="sampled from", marker={"color": colours},
                          hovertemplate="token %{x}<br>p = %{y:.4f}<extra></extra>"))  # fmt: skip
     fig.update_layout(title={"text": title}, barmode="group", height=340, yaxis={"range": [0, 1.02], "title": "p"},
-                      xaxis={"title": "token", "type": "category"}, margin={"l": 10, "r": 10, "t": 50, "b": 10})  # fmt: skip
+                      xaxis={"title": "token", "type": "category"}, margin={"l": 10, "r": 10, "t": 50, "b": 10})
     return fig
 
 

@@ -24,7 +24,8 @@ def test_greedy_is_one_hot_argmax():
 
 def test_temperature_top_k_top_p():
     logits = torch.log(torch.tensor([0.5, 0.3, 0.15, 0.05]))
-    torch.testing.assert_close(next_token_probs(logits, Sampling(temperature=1.0)), torch.tensor([0.5, 0.3, 0.15, 0.05]))
+    same = next_token_probs(logits, Sampling(temperature=1.0))
+    torch.testing.assert_close(same, torch.tensor([0.5, 0.3, 0.15, 0.05]))
     hot = next_token_probs(logits, Sampling(temperature=2.0))
     torch.testing.assert_close(hot, torch.softmax(logits / 2, -1))
     assert hot.max() < 0.5  # flatter than T = 1

@@ -128,7 +128,7 @@ def test_check_input_messages():
         get_task("dates").check_input("22 Nv 2026")
     with pytest.raises(InvalidInput, match="hide"):
         get_task("masked").check_input("abc=abc")
-    for name, task in TASKS.items():
+    for task in TASKS.values():
         task.check_input(task.default_input)  # the example inputs the pages start with are valid
 
 

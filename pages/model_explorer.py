@@ -1,0 +1,58 @@
+"""Pick a shipped or just-trained model, type an input, see its answer and the attention of every layer × head."""
+
+import streamlit as st
+
+from core.generation import predict
+from course.lessons import escape_markdown
+from figures.heatmap import heatmap, heatmap_grid, position_labels
+from ui.charts import show_figure
+from ui.models import model_options, resolve_choice
+from ui.shell import page_shell
+
+SLUG = "model_explorer"
+
+lab = page_shell(SLUG)
+with lab:
+    options = model_options()
+    if not options:
+        st.warning("No model to explore yet: train one on the 'Train it yourself' page (or run "
+                   "`python scripts/train_models.py` to rebuild the shipped models).")  # fmt: skip
+        st.stop()
+    choice = resolve_choice(st.selectbox("Model", options, key=f"{SLUG}_model"))
+    task = choice.task
+    st.caption(escape_markdown(f"{choice.about} Task: {task.description}"))
+    allowed = task.input_chars or task.alphabet
+    text = st.text_input(f"Input (characters from '{allowed}'" + (", '?' hides a letter, '=' separates the copies)"
+                         if task.family == "encoder" else ")"), task.default_input,
+                         key=f"{SLUG}_text_{task.name}", max_chars=40)  # fmt: skip
+    try:
+        p = predict(choice.model, task, text)
+    except ValueError as err:  # UnknownCharacters / InvalidInput name the problem and what to type
+        st.warning(f"This input cannot be used. {escape_markdown(str(err))}. Edit the input above.")
+        st.stop()
+    verdict = {True: "right", False: "WRONG", None: "(no single right answer for this input)"}[p.correct]
+    st.text(f"input:    {text}\nanswer:   {p.text}\nexpected: {p.expected}   {verdict}")
+
+    labels = position_labels(p.labels)
+    if p.cross_attention is not None:
+        source = position_labels(p.source_labels)
+        views = {"cross-attention (decoder → source): the alignment": (p.cross_attention, labels, source),
+                 "encoder self-attention": (p.encoder_attention, source, source),
+                 "decoder self-attention (causal)": (p.self_attention, labels, labels)}  # fmt: skip
+    else:
+        kind = "bidirectional" if task.family == "encoder" else "causal"
+        views = {f"self-attention ({kind})": (p.self_attention, labels, labels)}
+    view = st.radio("Attention", list(views), horizontal=True, key=f"{SLUG}_view_{task.family}")
+    weights, rows, cols = views[view]
+    L, H = weights.shape[:2]
+    panels = [f"layer {layer} · head {head}" for layer in range(L) for head in range(H)]
+    show_figure(heatmap_grid(weights.reshape(L * H, *weights.shape[2:]), cols, rows, panels,
+                             f"{view}, every layer × head", cols=H), key=f"{SLUG}_grid")  # fmt: skip
+
+    c1, c2 = st.columns(2)
+    layer = c1.selectbox("Layer", range(L), key=f"{SLUG}_layer") if L > 1 else 0
+    head = c2.selectbox("Head", range(H), key=f"{SLUG}_head") if H > 1 else 0
+    show_figure(heatmap(weights[min(layer, L - 1), min(head, H - 1)], cols, rows,
+                        f"Layer {layer}, head {head}: {view}"), key=f"{SLUG}_one")  # fmt: skip
+    st.caption("Rows are queries (the token that is being processed; in a decoder each row predicts the next "
+               "token), columns are keys. Each row sums to 1.")  # fmt: skip

@@ -8,13 +8,12 @@ Positional information breaks that symmetry. Here:
   *slots*, so they are added after shuffling) and measure max |out(P X) - P out(X)|.
 - :func:`position_score_grid`: score(q at m, k at n) for every (m, n) with RoPE, added sinusoids, or nothing;
   :func:`diagonal_spread` shows RoPE's score depends only on the offset n - m (constant along diagonals).
-- :func:`position_similarity`: dot / cosine similarity between the position vectors of a table;
-  :func:`first_module` finds a trained model's learned table or T5 bias to compare.
+- :func:`position_similarity`: dot / cosine similarity between the position vectors of a table; :func:`first_module` finds a trained
+  model's learned table.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -25,6 +24,7 @@ from torch import Tensor, nn
 from core.attention import attention
 from core.multihead import MultiHeadAttention
 from core.positional import LearnedPositionalEmbedding, RotaryEmbedding, sinusoidal_encoding
+from core.toy_inputs import seeded_embeddings, seeded_module
 
 ModuleT = TypeVar("ModuleT", bound=nn.Module)
 
@@ -97,28 +97,20 @@ def permutation_experiment(
     return PermutationResult(mode, perm, out[0], out_perm[0], trace.weights[0], trace_perm.weights[0])
 
 
-def random_word_vectors(words: list[str], d_model: int, generator: torch.Generator) -> Tensor:
-    """One random N(0, I) vector per distinct word (a repeated word gets the same vector). -> ``(T, d_model)``."""
-    vocab = {w: i for i, w in enumerate(dict.fromkeys(words))}
-    table = torch.randn(len(vocab), d_model, generator=generator)  # (V, d_model)
-    return table[torch.tensor([vocab[w] for w in words], dtype=torch.long)]  # (T, d_model)
-
-
 def permutation_study(
     words: list[str], *, seed: int = 0, shuffle: int = 0, d_model: int = 32, n_heads: int = 4
 ) -> dict[str, PermutationResult]:
     """The permutation experiment for a sentence, under every mode of :data:`POSITION_MODES`, all from ``seed``.
 
-    Each distinct word gets a random embedding ``(d_model,)`` (the same word, the same vector); one seeded
+    Each distinct word gets a seeded random embedding ``(d_model,)`` (:func:`core.toy_inputs.seeded_embeddings`); one seeded
     :class:`MultiHeadAttention` and one seeded learned position table are shared by all modes; ``shuffle`` picks
     the permutation (another draw for each value).
     """
-    x = random_word_vectors(words, d_model, torch.Generator().manual_seed(seed))  # (T, d_model)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        mha = MultiHeadAttention(d_model, n_heads).eval()
-        learned = LearnedPositionalEmbedding(len(words), d_model)
-        nn.init.normal_(learned.embedding.weight, std=1.0)  # unit scale, like the word vectors (as if trained)
+    x = seeded_embeddings(words, d_model, seed)  # (T, d_model): the same word, the same vector
+    mha = seeded_module(lambda: MultiHeadAttention(d_model, n_heads).eval(), seed)
+    learned = seeded_module(lambda: LearnedPositionalEmbedding(len(words), d_model), seed + 1)
+    with torch.no_grad():
+        learned.embedding.weight.mul_(50.0)  # std 0.02 -> 1: unit scale, like the word vectors (as if trained)
     perm = random_permutation(len(words), torch.Generator().manual_seed(seed * 1000 + shuffle + 1))
     return {mode: permutation_experiment(x, perm, mha, mode, learned=learned) for mode in POSITION_MODES}
 
@@ -176,13 +168,6 @@ def position_similarity(table: Tensor, kind: str = "cosine") -> Tensor:
         unit = F.normalize(table, dim=-1)  # (L, d)
         return unit @ unit.T
     raise ValueError(f"unknown similarity {kind!r}; choose 'dot' or 'cosine'")
-
-
-def seeded_module(factory: Callable[[], ModuleT], seed: int) -> ModuleT:
-    """``factory()`` with its random initial weights drawn from ``seed``; the global RNG is left untouched."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        return factory()
 
 
 def first_module(model: nn.Module, kind: type[ModuleT]) -> ModuleT | None:

@@ -17,7 +17,7 @@ from torch import Tensor, nn
 
 from core.blocks import DecoderLayer, EncoderLayer, FeedForward, LayerNorm, RMSNorm, TransformerLayer
 from core.masks import causal_mask
-from core.permutation import random_word_vectors
+from core.toy_inputs import seeded_embeddings, seeded_module
 
 LAYER_KINDS: tuple[str, ...] = ("encoder", "decoder")
 
@@ -101,16 +101,15 @@ def sentence_walk(
     words: list[str], kind: str = "encoder", *, norm_first: bool = False, d_model: int = 64, n_heads: int = 4,
     d_ff: int = 256, seed: int = 0,
 ) -> list[ResidualStep]:
-    """Walk a sentence (random word vectors, ``(1, T, d_model)``) through one seeded layer.
+    """Walk a sentence (seeded word vectors, ``(1, T, d_model)``) through one seeded layer.
 
     The decoder layer reads the sentence causally and cross-attends to a seeded encoder layer's output for the same
     sentence (as if the source and the target were the same text), so every tensor has a real origin.
     """
-    x = random_word_vectors(words, d_model, torch.Generator().manual_seed(seed))[None]  # (1, T, d_model)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        encoder = make_layer("encoder", d_model, n_heads, d_ff, norm_first=norm_first).eval()
-        layer = encoder if kind == "encoder" else make_layer(kind, d_model, n_heads, d_ff, norm_first=norm_first).eval()
+    x = seeded_embeddings(words, d_model, seed)[None]  # (1, T, d_model)
+    encoder = seeded_module(lambda: make_layer("encoder", d_model, n_heads, d_ff, norm_first=norm_first), seed).eval()
+    layer = encoder if kind == "encoder" else seeded_module(
+        lambda: make_layer(kind, d_model, n_heads, d_ff, norm_first=norm_first), seed + 1).eval()
     if kind == "encoder":
         return walk_layer(layer, x)
     memory, _ = encoder(x)  # (1, T, d_model): the "source" the decoder cross-attends to
@@ -186,9 +185,9 @@ def depth_profile(
 ) -> DepthProfile:
     """Forward and backward through ``n_layers`` freshly initialised encoder layers (pre-LN adds the final norm)."""
     generator = torch.Generator().manual_seed(seed)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        layers = nn.ModuleList(EncoderLayer(d_model, n_heads, d_ff, norm_first=norm_first) for _ in range(n_layers))
+    layers = seeded_module(
+        lambda: nn.ModuleList(EncoderLayer(d_model, n_heads, d_ff, norm_first=norm_first) for _ in range(n_layers)), seed
+    )
     x = torch.randn(1, length, d_model, generator=generator)  # (1, T, d)
     target = torch.randn(1, length, d_model, generator=generator)
     mask = causal_mask(length) if causal else None

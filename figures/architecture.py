@@ -50,35 +50,34 @@ def _arrow(x0: float, y0: float, x1: float, y1: float, text: str = "") -> dict:
 def flow_diagram() -> go.Figure:
     """The three families side by side: input at the bottom, output at the top, the encoder's output feeding the
     decoder's cross-attention in the encoder-decoder."""
-    shapes, annotations, xs, ys, hovers = [], [], [], [], []
+    shapes, annotations, xs, ys, texts, hovers = [], [], [], [], [], []
     for family, boxes in FLOW.items():
         for (x, y, text, kind), above in zip(boxes, boxes[1:] + [None], strict=True):
             shapes.append({"type": "rect", "x0": x - BOX_W / 2, "x1": x + BOX_W / 2, "y0": y - BOX_H / 2,
                            "y1": y + BOX_H / 2, "fillcolor": COLOURS[kind], "line": {"color": "#888"},
                            "layer": "below"})
-            annotations.append({"x": x, "y": y, "text": text, "showarrow": False, "font": {"size": 10}})
             xs.append(x)
             ys.append(y)
+            texts.append(text)
             hovers.append(f"{family}: {text}")
             if above is not None and above[0] == x:  # the next box of the same column
                 annotations.append(_arrow(x, y + BOX_H / 2, x, above[1] - BOX_H / 2))
     annotations.append(_arrow(ENC + BOX_W / 2, 2, DEC - BOX_W / 2, 2))  # encoder output -> cross-attention
-    annotations.append({"x": (ENC + DEC) / 2, "y": 2.05, "text": "memory:<br>keys, values", "showarrow": False,
-                        "yanchor": "bottom", "font": {"size": 10}})
     loop_x = 1 + BOX_W / 2 + 0.08  # decoder-only: the predicted token is appended to the input
     annotations.append(_arrow(loop_x, 3, loop_x, 0))
-    annotations.append({"x": loop_x, "y": 1.5, "text": "append,<br>repeat", "showarrow": False, "xanchor": "left",
-                        "font": {"size": 10}})
-    annotations += [{"x": x, "y": 3.75, "text": f"<b>{name}</b>", "showarrow": False, "font": {"size": 13}}
-                    for x, name in ((0, "encoder-only (BERT)"), (1, "decoder-only (GPT)"),
-                                    ((ENC + DEC) / 2, "encoder-decoder (T5)"))]
-    points = go.Scatter(x=xs, y=ys, mode="markers", marker={"size": 1, "opacity": 0}, hovertext=hovers,
-                        hoverinfo="text", name="blocks", showlegend=False)
+    notes = [((ENC + DEC) / 2, 2.2, "memory:<br>keys, values"), (loop_x + 0.12, 1.5, "append,<br>repeat")]
+    titles = [(0, 3.75, "<b>encoder-only (BERT)</b>"), (1, 3.75, "<b>decoder-only (GPT)</b>"),
+              ((ENC + DEC) / 2, 3.75, "<b>encoder-decoder (T5)</b>")]
+    boxes = go.Scatter(x=xs, y=ys, text=texts, hovertext=hovers, mode="text", hoverinfo="text", name="blocks",
+                       textfont={"size": 10})  # text traces: one object, far cheaper than an annotation per label
+    labels = go.Scatter(x=[x for x, _, _ in notes + titles], y=[y for _, y, _ in notes + titles],
+                        text=[t for _, _, t in notes + titles], mode="text", hoverinfo="skip", name="labels",
+                        textfont={"size": [10] * len(notes) + [13] * len(titles)})
     hidden = {"visible": False, "fixedrange": True}
     layout = {"title": {"text": "Data flow of the three families (bottom: input, top: output)"}, "height": 440,
               "margin": MARGIN, "shapes": shapes, "annotations": annotations, "showlegend": False,
               "xaxis": {**hidden, "range": [-0.45, DEC + 0.45]}, "yaxis": {**hidden, "range": [-0.45, 3.95]}}
-    return go.Figure(data=[points], layout=layout)
+    return go.Figure(data=[boxes, labels], layout=layout)
 
 
 def masked_attention(weights, mask, query_labels: Sequence[str], key_labels: Sequence[str], title: str) -> go.Figure:

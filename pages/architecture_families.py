@@ -43,14 +43,22 @@ def example(family: str, name: str | None, text: str, seed: int):
     return dataclasses.replace(result, attentions=views)
 
 
+@st.cache_resource(show_spinner=False)
+def overview_figures():
+    """The two constant figures (data flow, mask patterns), built once per process. Read-only: st.plotly_chart
+    copies a figure, it never changes it."""
+    masks, positions = family_masks(6), [str(i) for i in range(6)]
+    grid = heatmap_grid(torch.stack(list(masks.values())), positions, positions, list(masks),
+                        "Masks: who may attend to whom", cols=4, colorbar_title="mask")
+    return flow_diagram(), grid
+
+
 settings = get_settings()
 lab = page_shell(SLUG)
 with lab:
-    show_figure(flow_diagram(), key=f"{SLUG}_flow")
-    masks, positions = family_masks(6), [str(i) for i in range(6)]
-    show_figure(heatmap_grid(torch.stack(list(masks.values())), positions, positions, list(masks),
-                             "Masks: who may attend to whom", cols=4,
-                             colorbar_title="mask"), key=f"{SLUG}_masks")
+    flow, masks = overview_figures()
+    show_figure(flow, key=f"{SLUG}_flow")
+    show_figure(masks, key=f"{SLUG}_masks")
 
     st.subheader("Live examples")
     family = st.radio("Family", tuple(FAMILY_TASKS), format_func=lambda f: f"{FAMILY_NAMES[f]}: {EXAMPLES[f]}",

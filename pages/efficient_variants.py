@@ -89,7 +89,7 @@ with lab:
         "relative error": errors[name],
     } for name, r in results.items()])
     st.dataframe(table, hide_index=True, width="stretch")
-    show_figure(error_figure(errors, title=f"Output error against full attention (n = {n}, {kind} inputs)"),
+    show_figure(error_figure(errors, title=f"Output error vs full attention<br><sup>n = {n}, {kind} inputs</sup>"),
                 key=f"{SLUG}_errors")
     st.caption("A masked variant computes softmax attention exactly — over its own set of pairs; its error is the "
                "weight full attention put on the pairs it drops. Linear attention, Linformer and LSH change how "
@@ -114,7 +114,7 @@ with lab:
     times = {name: {m: r.seconds for m, r in done[f"variant:{name}"].items()} for name in VARIANTS
              if f"variant:{name}" in done}
     if times:
-        show_figure(cost_figure(times, title="Time per call of each variant's fast path"), key=f"{SLUG}_cost")
+        show_figure(cost_figure(times, title=f"Time per call vs n<br><sup>each variant's fast path, {device}</sup>"), key=f"{SLUG}_cost")
     else:
         st.info("Press **Measure** to time every variant at n = " + ", ".join(f"{m:,}" for m in lengths) +
                 " on your device (each point is measured once and cached).")

@@ -126,11 +126,11 @@ with lab:
     n_io = st.select_slider("n for the IO count", lengths, key=f"{SLUG}_io_n")
     io = traffic(n_io, bq_io, bk_io, causal)
     ratio = io["naive"].total_bytes / io["tiled"].total_bytes
-    show_figure(io_bars_figure(io, title=f"One head, n = {n_io:,}, d = 64, float32{', causal' if causal else ''}: "
-                                         f"naive moves {ratio:.1f}× the bytes of tiled"), key=f"{SLUG}_io")
+    show_figure(io_bars_figure(io, title=f"Naive moves {ratio:.1f}× the bytes of tiled<br><sup>one head, n = {n_io:,}, "
+                                         f"d = 64, float32{', causal' if causal else ''}</sup>"), key=f"{SLUG}_io")
     totals = {method: [traffic(m, bq_io, bk_io, causal)[method].total_bytes for m in lengths]
               for method in ("naive", "tiled")}
-    show_figure(io_vs_n_figure(lengths, totals, title=f"Slow-memory traffic vs n (B_r = {bq_io}, B_c = {bk_io})"),
+    show_figure(io_vs_n_figure(lengths, totals, title=f"Slow-memory traffic vs n<br><sup>B_r = {bq_io}, B_c = {bk_io}</sup>"),
                 key=f"{SLUG}_io_n_fig")
     st.caption("Both grow like n², but the tiled path's n² term is K and V re-read once per query block: "
                "2·n²·d/B_r elements instead of the naive path's 4·n² score reads and writes. Larger blocks (more SRAM) mean "

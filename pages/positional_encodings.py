@@ -13,6 +13,7 @@ from core.positional import (
     relative_position_bucket,
     sinusoidal_encoding,
 )
+from core.toy_inputs import TokenizeError, checked_tokens, seeded_module
 from figures import positional as figs
 from figures.attention_steps import token_labels
 from figures.heatmap import heatmap, heatmap_grid
@@ -47,7 +48,7 @@ def learned_table(seed: int) -> tuple[np.ndarray, str, bool]:
         module = order.first_module(load_shipped(name)[0], LearnedPositionalEmbedding)
         if module is not None:
             return module.embedding.weight.detach().numpy(), f"trained model '{name}' ({card['task']} task)", True
-    module = order.seeded_module(lambda: LearnedPositionalEmbedding(32, 64), seed)
+    module = seeded_module(lambda: LearnedPositionalEmbedding(32, 64), seed)
     return module.embedding.weight.detach().numpy(), f"UNTRAINED seeded random table (seed {seed})", False
 
 
@@ -55,12 +56,14 @@ def show_permutation(settings) -> None:
     text = st.text_input("A sentence (words separated by spaces)", "the cat sat on the mat", key=f"{SLUG}_sentence",
                          max_chars=400)
     shuffle = st.slider("Shuffle number (each value is another permutation)", 0, 20, 0, key=f"{SLUG}_shuffle")
-    words = tuple(text.split())[:MAX_WORDS]
+    try:
+        words = tuple(checked_tokens(text, MAX_WORDS))
+    except TokenizeError as err:
+        st.warning(str(err))
+        return
     if len(words) < 2:
         st.warning("Type at least two words: a shuffle needs something to move.")
         return
-    if len(text.split()) > MAX_WORDS:
-        st.info(f"Only the first {MAX_WORDS} words are used.")
     perm, deviations = permutation_view(words, settings.seed, shuffle)
     shuffled = [words[i] for i in perm]
     st.text("Shuffled: " + " ".join(shuffled))
@@ -131,7 +134,7 @@ def show_t5(settings) -> None:
     offsets = torch.arange(-max_distance - 16, max_distance + 17)
     ids = relative_position_bucket(offsets, bidirectional=bidirectional, num_buckets=buckets, max_distance=max_distance)
     show_figure(figs.bucket_curve(offsets, ids, buckets, max_distance), key=f"{SLUG}_t5_curve")
-    rel = order.seeded_module(lambda: RelativePositionBias(4, num_buckets=buckets, max_distance=max_distance,
+    rel = seeded_module(lambda: RelativePositionBias(4, num_buckets=buckets, max_distance=max_distance,
                                                            bidirectional=bidirectional), settings.seed)
     names = figs.numbered(16)
     show_figure(heatmap(rel.buckets(16, 16), names, names, "Bucket of every (query, key) pair", colorbar_title="bucket",

@@ -67,11 +67,11 @@ with lab:
     results = {m: results[m] for m in METHODS if results.get(m)}
 
     show_figure(peak_memory_figure(ns, predicted, {m: {n: r.peak_bytes for n, r in v.items()} for m, v in results.items()},
-                                   budget_bytes=eff, title=f"Peak memory of one attention call vs n ({heads} heads, "
-                                                           f"d = {d}, {dtype_name})"), key=f"{SLUG}_memory")
+                                   budget_bytes=eff, title=f"Peak memory of one call vs n<br><sup>{heads} heads, d = {d}, "
+                                                           f"{dtype_name}, batch 1</sup>"), key=f"{SLUG}_memory")
     if results:
         show_figure(time_figure({m: {n: r.seconds for n, r in v.items()} for m, v in results.items()},
-                                title=f"Time per call on {device_label(device)} (median of up to 5 runs)"),
+                                title=f"Time per call vs n<br><sup>{device_label(device)}, median of up to 5 runs</sup>"),
                     key=f"{SLUG}_time")
         rows = [{"n": n, "method": NAMES[m], "time (ms)": r.seconds * 1e3, "measured peak (MiB)": r.peak_bytes / 2**20,
                  "predicted peak (MiB)": predicted[m][ns.index(n)] / 2**20 if m in predicted else None}

@@ -15,6 +15,7 @@ from core.residual import (
     sentence_walk,
     spread_tokens,
 )
+from core.toy_inputs import TokenizeError, checked_tokens
 from figures.block import (
     activation_figure,
     count_bars,
@@ -56,13 +57,12 @@ def show_residual(settings) -> None:
     d_model = c1.slider("d_model", 16, 256, 64, step=16, key=f"{SLUG}_d_model")
     n_heads = c2.select_slider("Heads", [1, 2, 4, 8], 4, key=f"{SLUG}_heads")
     norm_first = c3.toggle("pre-LN (norm_first)", False, key=f"{SLUG}_norm_first")
-    words = tuple(text.split())[:MAX_WORDS]
-    if not words:
-        st.warning("Type at least one word to send through the layer.")
+    try:
+        words = tuple(checked_tokens(text, MAX_WORDS))
+    except TokenizeError as err:
+        st.warning(str(err))
         return
-    if len(text.split()) > MAX_WORDS:
-        st.info(f"Only the first {MAX_WORDS} words are used.")
-    st.caption(f"{len(words)} tokens → random word vectors (seed {settings.seed}) → one seeded layer, d_ff = 4·d_model. "
+    st.caption(f"{len(words)} tokens → seeded word vectors (seed {settings.seed}) → one seeded layer, d_ff = 4·d_model. "
                "The decoder layer cross-attends to an encoder layer's output for the same sentence.")
     for kind, column in zip(LAYER_KINDS, st.tabs(["Encoder layer", "Decoder layer"]), strict=True):
         with column:

@@ -18,7 +18,6 @@ from core.permutation import (
     position_score_grid,
     position_similarity,
     random_permutation,
-    random_word_vectors,
     rope_plane,
 )
 from core.positional import sinusoidal_encoding
@@ -65,11 +64,6 @@ def test_random_permutation_is_never_the_identity():
         perm = random_permutation(2, torch.Generator().manual_seed(seed))
         assert perm.tolist() == [1, 0]
     assert sorted(random_permutation(9, torch.Generator().manual_seed(3)).tolist()) == list(range(9))
-
-
-def test_repeated_words_share_a_vector():
-    vectors = random_word_vectors(["a", "b", "a"], 4, torch.Generator().manual_seed(0))
-    assert torch.equal(vectors[0], vectors[2]) and not torch.equal(vectors[0], vectors[1])
 
 
 def _rope_reference(q: torch.Tensor, k: torch.Tensor, length: int) -> torch.Tensor:

@@ -158,7 +158,8 @@ def test_patch_strip_places_each_patch_in_sequence_order():
         r, c = divmod(k, 4)
         block = canvas[line * 8 : line * 8 + 6, slot * 8 : slot * 8 + 6]
         np.testing.assert_array_equal(block, pixels[r * 6 : r * 6 + 6, c * 6 : c * 6 + 6])
-    assert patches.shape[0] == 16 and len(fig.layout.annotations) == 16
+    assert patches.shape[0] == 16
+    assert list(fig.data[2].text) == [f"p{k}" for k in range(16)] and fig.data[2].x[5] == 0 and fig.data[2].y[5] == 8
 
 
 def test_attention_overlay_draws_the_grid_on_the_image_and_outlines_the_query():

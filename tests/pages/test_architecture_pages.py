@@ -92,8 +92,10 @@ def test_permutation_needs_two_words_and_caps_long_sentences():
     at.text_input(key="positional_encodings_sentence").input("alone").run()
     assert not at.exception and any("at least two words" in w.value for w in at.warning)
     at.text_input(key="positional_encodings_sentence").input(" ".join(f"w{i}" for i in range(30))).run()
-    assert not at.exception and any("first 16 words" in i.value for i in at.info)
-    assert len(chart(at, "Shuffle the tokens")["data"][0]["x"]) == 16
+    assert not at.exception and any("at most 16" in w.value for w in at.warning)
+    at.text_input(key="positional_encodings_sentence").input("<b>x</b> y").run()
+    labels = chart(at, "Shuffle the tokens")["data"][0]["x"]
+    assert not any("<" in label for label in labels) and any("&lt;b&gt;x" in label for label in labels)  # no tags
 
 
 def test_sinusoidal_table_and_distance_curves_come_from_the_core():

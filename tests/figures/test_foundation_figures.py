@@ -1,0 +1,137 @@
+"""Figures of the foundation pages carry exactly the numbers they are given (and escape user text)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from core.softmax_stats import d_k_grid, scaling_sweep
+from figures.attention_steps import contributions, dim_labels, query_row_figure, token_labels, weighted_sum_figure
+from figures.masks import mask_gallery_figure
+from figures.multihead import SHAPE_STEPS, concat_figure, divergence_figure, heads_figure, shape_rows
+from figures.scaling import example_weights_figure, gradient_figure, saturation_figure, spread_figure
+from figures.scoring import cost_figure
+
+
+def arr(x) -> np.ndarray:
+    return np.array([np.nan if v is None else v for v in x], dtype=float) if isinstance(x, (list, tuple)) \
+        else np.asarray(x, dtype=float)
+
+
+def test_token_labels_escape_truncate_and_stay_unique():
+    assert token_labels(["the", "cat", "the"]) == ["0·the", "1·cat", "2·the"]
+    assert token_labels(["<b>x</b>"]) == ["0·&lt;b&gt;x&lt;/b&gt;"]
+    assert token_labels(["<b>"], escape=False) == ["0·<b>"]
+    long = token_labels(["x" * 100], max_chars=10)[0]
+    assert long == "0·" + "x" * 9 + "…"
+    assert dim_labels(3, "q") == ["q0", "q1", "q2"]
+
+
+def test_query_row_figure_shows_scores_with_gaps_for_masked_keys_and_weights():
+    scores = np.array([1.5, -np.inf, 0.25])
+    weights = np.array([0.78, 0.0, 0.22])
+    fig = query_row_figure(scores, weights, ["0·a", "1·b", "2·c"], "0·a")
+    score_bars, weight_bars = fig.data
+    assert list(score_bars.y) == [1.5, None, 0.25]
+    assert list(weight_bars.y) == [0.78, 0.0, 0.22]
+    assert list(weight_bars.x) == ["0·a", "1·b", "2·c"]
+    assert "Query 0·a" in fig.layout.title.text
+
+
+def test_weighted_sum_segments_add_up_to_the_output():
+    w = torch.softmax(torch.randn(4, dtype=torch.float64), -1)
+    v = torch.randn(4, 3, dtype=torch.float64)
+    out = w @ v
+    parts = contributions(w, v)
+    np.testing.assert_allclose(parts, (w[:, None] * v).numpy())
+    fig = weighted_sum_figure(w, v, out, [f"{i}·k" for i in range(4)], "0·k")
+    assert fig.layout.barmode == "relative" and len(fig.data) == 5
+    stacked = np.sum([arr(t.y) for t in fig.data[:4]], axis=0)
+    np.testing.assert_allclose(stacked, out.numpy())
+    np.testing.assert_allclose(arr(fig.data[4].y), out.numpy())
+    assert list(fig.data[4].x) == ["d0", "d1", "d2"]
+
+
+@pytest.fixture(scope="module")
+def sweep():
+    return scaling_sweep(d_k_grid(64), n_keys=8, n_samples=60, seed=0)
+
+
+def test_scaling_figures_carry_the_sweep(sweep):
+    spread = spread_figure(sweep)
+    np.testing.assert_allclose(arr(spread.data[0].y), np.sqrt(sweep.d_ks))
+    np.testing.assert_allclose(arr(spread.data[1].y), sweep.dot_std)
+    np.testing.assert_allclose(arr(spread.data[2].y), sweep.scaled_std)
+    assert list(spread.data[1].x) == [1, 2, 4, 8, 16, 32, 64]
+    assert spread.layout.xaxis.type == "log" and spread.layout.yaxis.type == "log"
+
+    sat = saturation_figure(sweep)
+    np.testing.assert_allclose(arr(sat.data[0].y), sweep.max_weight_unscaled)
+    np.testing.assert_allclose(arr(sat.data[1].y), sweep.max_weight_scaled)
+    np.testing.assert_allclose(arr(sat.data[2].y), 1 / 8)  # uniform limit
+    np.testing.assert_allclose(arr(sat.data[3].y), sweep.entropy_unscaled)
+    np.testing.assert_allclose(arr(sat.data[5].y), math.log(8))
+
+    grad = gradient_figure(sweep)
+    np.testing.assert_allclose(arr(grad.data[0].y), sweep.jacobian_norm_unscaled)
+    np.testing.assert_allclose(arr(grad.data[1].y), sweep.jacobian_norm_scaled)
+
+    ex = example_weights_figure(sweep, 3)
+    np.testing.assert_allclose(arr(ex.data[0].y), sweep.example_unscaled[3])
+    np.testing.assert_allclose(arr(ex.data[1].y), sweep.example_scaled[3])
+    assert "d_k = 8" in ex.layout.title.text
+
+
+def test_cost_figure():
+    fig = cost_figure(["a", "b"], [10, 2000], [0.5, 1.25], 64, 16, 8, "cpu")
+    assert list(fig.data[0].y) == [10, 2000] and list(fig.data[1].y) == [0.5, 1.25]
+    assert list(fig.data[0].x) == ["a", "b"]
+    assert "L_q = L_k = 64" in fig.layout.title.text
+
+
+def test_mask_gallery_figure_stacks_masks_over_weights():
+    masks = np.stack([np.ones((3, 3)), np.tril(np.ones((3, 3)))])
+    weights = masks / masks.sum(-1, keepdims=True)
+    fig = mask_gallery_figure(masks, weights, ["none", "causal"], ["0·a", "1·b", "2·c"])
+    assert len(fig.data) == 4
+    np.testing.assert_allclose(np.asarray(fig.data[1].z, dtype=float), masks[1])
+    np.testing.assert_allclose(np.asarray(fig.data[3].z, dtype=float), weights[1])
+    assert [a.text for a in fig.layout.annotations][:4] == ["none: mask", "causal: mask", "none: weights",
+                                                            "causal: weights"]
+    assert all(t.zmin == 0 and t.zmax == 1 for t in fig.data)
+    with pytest.raises(ValueError):
+        mask_gallery_figure(masks, weights[:1], ["none", "causal"], ["0·a", "1·b", "2·c"])
+
+
+def test_multihead_figures():
+    w = torch.softmax(torch.randn(4, 5, 5), -1).numpy()
+    labels = [f"{i}·t" for i in range(5)]
+    shared = heads_figure(w, labels, shared_scale=True)
+    assert len(shared.data) == 4
+    np.testing.assert_allclose(np.asarray(shared.data[2].z, dtype=float), w[2])
+    assert len({(t.zmin, t.zmax) for t in shared.data}) == 1
+    own = heads_figure(w, labels, shared_scale=False)
+    assert own.data[1].zmax == pytest.approx(w[1].max())
+
+    concat = np.random.default_rng(0).normal(size=(5, 8))
+    fig = concat_figure(concat, labels, n_heads=4)
+    np.testing.assert_allclose(np.asarray(fig.data[0].z, dtype=float), concat)
+    assert list(fig.data[0].x)[:3] == ["h0·0", "h0·1", "h1·0"]
+    assert [s.x0 for s in fig.layout.shapes] == [1.5, 3.5, 5.5]  # a line between each pair of heads
+
+    div = np.array([[0.0, 0.2], [0.2, 0.0]])
+    fig = divergence_figure(div)
+    np.testing.assert_allclose(np.asarray(fig.data[0].z, dtype=float), div)
+    assert fig.data[0].zmax == pytest.approx(math.log(2)) and list(fig.data[0].x) == ["head 0", "head 1"]
+
+
+def test_shape_rows_report_the_given_shapes():
+    shapes = {"x": (1, 5, 8), "q": (1, 2, 5, 4), "k": (1, 2, 5, 4), "v": (1, 2, 5, 4), "weights": (1, 2, 5, 5),
+              "heads_out": (1, 2, 5, 4), "concat": (1, 5, 8), "out": (1, 5, 8)}
+    rows = shape_rows(shapes)
+    assert [r["step"] for r in rows] == [s[1] for s in SHAPE_STEPS]
+    assert rows[4]["here"] == "(1, 2, 5, 5)" and rows[4]["shape"] == "(B, H, T, T)"
+    assert rows[-1]["here"] == "(1, 5, 8)"

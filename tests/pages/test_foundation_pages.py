@@ -1,0 +1,294 @@
+"""The five foundation pages (AppTest): what they show equals what the core computes on the same inputs, widgets
+change the figures, and bad input gets a message instead of a traceback."""
+
+from __future__ import annotations
+
+import base64
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from core.attention import attention
+from core.mask_gallery import gallery_attention, gallery_masks
+from core.masks import causal_mask, cross_mask
+from core.multihead import MultiHeadAttention
+from core.scoring_cost import build_scorers, count_parameters, run_scoring
+from core.softmax_stats import d_k_grid, pairwise_head_divergence, scaling_sweep
+from core.toy_inputs import random_embeddings, seeded_embeddings, seeded_module, seeded_projections, word_tokens
+from tests.apptest_utils import chart_specs, error_messages, open_page
+
+STEP = "pages/attention_step_by_step.py"
+SQRT = "pages/why_sqrt_dk.py"
+SCORING = "pages/scoring_functions.py"
+MASKS = "pages/masks.py"
+MHA = "pages/multi_head.py"
+SENTENCE = "the cat sat on the mat because it was tired"
+
+
+def values(field) -> np.ndarray:
+    """A Plotly JSON data array (plain list, or plotly>=6 typed array {dtype, bdata, shape}) as float numpy."""
+    if isinstance(field, dict) and "bdata" in field:
+        arr = np.frombuffer(base64.b64decode(field["bdata"]), dtype=np.dtype(field["dtype"]))
+        shape = field.get("shape")
+        if shape:
+            arr = arr.reshape([int(s) for s in str(shape).split(",")])
+        return arr.astype(float)
+    return np.array([[np.nan if v is None else v for v in row] if isinstance(row, list) else
+                     (np.nan if row is None else row) for row in field], dtype=float)
+
+
+def chart(at, title_start: str) -> dict:
+    """The one chart whose title starts with `title_start`."""
+    found = [s for s in chart_specs(at) if s["layout"]["title"]["text"].startswith(title_start)]
+    assert len(found) == 1, (title_start, [s["layout"]["title"]["text"] for s in chart_specs(at)])
+    return found[0]
+
+
+def assert_ok(at) -> None:
+    assert not at.exception, error_messages(at)
+
+
+def close(shown: np.ndarray, expected: torch.Tensor) -> None:
+    torch.testing.assert_close(torch.from_numpy(np.nan_to_num(shown, nan=0.0)), expected.double(),
+                               rtol=1e-5, atol=1e-6)
+
+
+def step_trace(d_model=16, d_k=8, mask=None, temperature=1.0, seed=0, text=SENTENCE):
+    x = seeded_embeddings(word_tokens(text), d_model, seed)
+    q, k, v = seeded_projections(d_model, d_k, seed).project(x)
+    return attention(q, k, v, mask, temperature=temperature), v
+
+
+# ---- attention step by step --------------------------------------------------------------------------------------
+
+def test_step_by_step_weights_equal_core_and_react_to_mask_and_temperature():
+    at = open_page(STEP)
+    assert_ok(at)
+    trace, v = step_trace()
+    close(values(chart(at, "4 · softmax weights")["data"][0]["z"]), trace.weights)
+    close(values(chart(at, "Stage 1")["data"][0]["z"]), trace.raw_scores)
+    # One query close up: its weight bars, and the output diamonds = Σ weight_j v_j (from the core's output).
+    row = chart(at, "Query 0·the")
+    close(values(row["data"][1]["y"]), trace.weights[0])
+    summed = chart(at, "Output of query 0·the")
+    close(values(summed["data"][-1]["y"]), trace.output[0])
+    parts = np.stack([values(t["y"]) for t in summed["data"][:-1]])  # (Lk, d_v)
+    close(parts.sum(0), trace.output[0])
+
+    at.selectbox(key="attention_step_by_step_mask").select("causal").run()
+    assert_ok(at)
+    causal, _ = step_trace(mask=causal_mask(10))
+    shown = values(chart(at, "4 · softmax weights")["data"][0]["z"])
+    close(shown, causal.weights)
+    assert np.allclose(np.triu(shown, 1), 0)
+
+    at.slider(key="attention_step_by_step_temperature").set_value(2.0).run()
+    hot, _ = step_trace(mask=causal_mask(10), temperature=2.0)
+    close(values(chart(at, "4 · softmax weights")["data"][0]["z"]), hot.weights)
+
+    at.selectbox(key="attention_step_by_step_query").select(7).run()
+    close(values(chart(at, "Query 7·it")["data"][1]["y"]), hot.weights[7])
+
+
+def test_step_by_step_stages_sizes_and_random_mode():
+    at = open_page(STEP)
+    at.radio(key="attention_step_by_step_stage").set_value("2 · ÷ √d_k (and ÷ temperature)").run()
+    trace, _ = step_trace()
+    close(values(chart(at, "Stage 2")["data"][0]["z"]), trace.raw_scores / math.sqrt(8))
+    at.slider(key="attention_step_by_step_d_k").set_value(4).run()
+    trace, v = step_trace(d_k=4)
+    qkv = values(chart(at, "Q | K | V")["data"][0]["z"])  # (T, 3 · d_k): Q | K | V
+    assert qkv.shape == (10, 12)
+    close(qkv[:, 8:], v)
+    close(values(chart(at, "Stage 2")["data"][0]["z"]), trace.scaled_scores)
+
+    at.radio(key="attention_step_by_step_mode").set_value("Random tokens").run()
+    at.slider(key="attention_step_by_step_length").set_value(5).run()
+    assert_ok(at)
+    weights = chart(at, "4 · softmax weights")["data"][0]
+    assert weights["x"] == ["0·t0", "1·t1", "2·t2", "3·t3", "4·t4"]
+    q, k, v = seeded_projections(16, 4, 0).project(random_embeddings(5, 16, 0))
+    close(values(weights["z"]), attention(q, k, v).weights)
+
+
+@pytest.mark.parametrize("text, needle", [("   ", "no words"), (" ".join(["word"] * 49), "at most 48")])
+def test_step_by_step_bad_text_gets_a_warning(text, needle):
+    at = open_page(STEP)
+    at.text_input(key="attention_step_by_step_text").input(text).run()
+    assert_ok(at)
+    assert any(needle in w.value for w in at.warning), [w.value for w in at.warning]
+    assert not chart_specs(at)
+
+
+def test_step_by_step_escapes_user_text_and_follows_the_seed():
+    at = open_page(STEP, settings_seed=3)
+    at.text_input(key="attention_step_by_step_text").input("<b>hi</b> <script>").run()
+    assert_ok(at)
+    labels = chart(at, "4 · softmax weights")["data"][0]["x"]
+    assert labels == ["0·&lt;b&gt;hi&lt;/b&gt;", "1·&lt;script&gt;"]
+    trace, _ = step_trace(seed=3, text="<b>hi</b> <script>")
+    close(values(chart(at, "4 · softmax weights")["data"][0]["z"]), trace.weights)
+
+
+# ---- why √d_k ----------------------------------------------------------------------------------------------------
+
+def test_why_sqrt_dk_curves_equal_the_core_sweep_and_follow_the_sliders():
+    at = open_page(SQRT)
+    assert_ok(at)
+    sweep = scaling_sweep(d_k_grid(1024), 16, 200, 0)
+    spread = chart(at, "Spread of dot products")["data"]
+    assert np.allclose(values(spread[0]["y"]), np.sqrt(d_k_grid(1024)))  # theory √d_k
+    assert np.allclose(values(spread[1]["y"]), sweep.dot_std)
+    assert np.allclose(values(spread[2]["y"]), sweep.scaled_std)
+    saturation = chart(at, "Softmax saturation")["data"]
+    assert np.allclose(values(saturation[0]["y"]), sweep.max_weight_unscaled)
+    assert values(saturation[0]["y"])[-1] > 0.8 > values(saturation[1]["y"])[-1]  # unscaled saturates
+    gradient = chart(at, "Softmax gradient")["data"]
+    assert np.allclose(values(gradient[0]["y"]), sweep.jacobian_norm_unscaled)
+
+    at.slider(key="why_sqrt_dk_n_keys").set_value(8).run()
+    at.select_slider(key="why_sqrt_dk_max_d_k").set_value(64).run()
+    assert_ok(at)
+    sweep = scaling_sweep(d_k_grid(64), 8, 200, 0)
+    spread = chart(at, "Spread of dot products")["data"]
+    assert values(spread[1]["x"]).tolist() == [1, 2, 4, 8, 16, 32, 64]
+    assert np.allclose(values(spread[1]["y"]), sweep.dot_std)
+    assert len(chart(at, "Jacobian diag(p) − ppᵀ, scaled")["data"][0]["x"]) == 8
+
+
+# ---- scoring functions -------------------------------------------------------------------------------------------
+
+def scoring_weights(d=16, h=16, identity_w=False, text="the animal did not cross the street because it was too tired"):
+    x = seeded_embeddings(word_tokens(text), d, 0)
+    q, k, v = seeded_projections(d, d, 0).project(x)
+    scorers = build_scorers(d, h, 0, identity_w=identity_w)
+    return {n: run_scoring(q, k, v, n, m).weights for n, m in scorers.items()}, scorers
+
+
+def test_scoring_maps_and_parameter_counts_equal_the_core():
+    at = open_page(SCORING)
+    assert_ok(at)
+    weights, scorers = scoring_weights()
+    titles = {"dot": "Dot product", "scaled_dot": "Scaled dot product", "additive": "Additive",
+              "multiplicative": "Multiplicative"}
+    for name, title in titles.items():
+        close(values(chart(at, title)["data"][0]["z"]), weights[name])
+    table = at.dataframe[0].value
+    counted = dict(zip(table["scoring"], table["parameters (counted from the live module)"], strict=True))
+    assert counted["Additive (Bahdanau)"] == count_parameters(scorers["additive"]) == 2 * 16 * 16 + 16
+    assert counted["Multiplicative (Luong general)"] == 16 * 16
+    assert counted["Dot product"] == 0
+    assert len(chart(at, "Cost of one score matrix")["data"][1]["y"]) == 4
+
+    at.slider(key="scoring_functions_d_hidden").set_value(4).run()
+    weights, _ = scoring_weights(h=4)
+    close(values(chart(at, "Additive")["data"][0]["z"]), weights["additive"])
+    assert at.dataframe[0].value["parameters (counted from the live module)"].tolist()[2] == 2 * 4 * 16 + 4
+
+    at.toggle(key="scoring_functions_identity_w").set_value(True).run()
+    assert np.allclose(values(chart(at, "Multiplicative")["data"][0]["z"]),
+                       values(chart(at, "Dot product")["data"][0]["z"]))
+
+
+def test_scoring_empty_text_warns():
+    at = open_page(SCORING)
+    at.text_input(key="scoring_functions_text").input("").run()
+    assert_ok(at)
+    assert at.warning and not chart_specs(at)
+
+
+# ---- masks -------------------------------------------------------------------------------------------------------
+
+def test_mask_gallery_and_cross_attention_equal_the_core():
+    at = open_page(MASKS)
+    assert_ok(at)
+    gallery = chart(at, "Masks (top")["data"]
+    masks = gallery_masks(8, window=3, prefix_len=3, n_pad=2)
+    q, k, v = seeded_projections(16, 8, 0).project(random_embeddings(8, 16, 0))
+    weights = gallery_attention(masks, q, k, v).weights
+    for i, m in enumerate(masks.values()):
+        close(values(gallery[i]["z"]), m)
+        close(values(gallery[5 + i]["z"]), weights[i])
+    assert gallery[0]["x"][-2:] == ["6·&lt;pad&gt;", "7·&lt;pad&gt;"]
+
+    at.slider(key="masks_padding").set_value(5).run()
+    at.selectbox(key="masks_kind").select("padding").run()
+    assert_ok(at)
+    shown = values(chart(at, "Weights under the padding mask")["data"][0]["z"])
+    assert np.allclose(shown[:, 3:], 0) and np.allclose(shown.sum(1), 1)
+
+    src, tgt = word_tokens("le chat est assis sur le tapis"), word_tokens("the cat sat on the mat")
+    proj = seeded_projections(16, 8, 0)
+    x_s, x_t = seeded_embeddings(src, 16, 0), seeded_embeddings(tgt, 16, 0)
+    cross = attention(x_t @ proj.w_q, x_s @ proj.w_k, x_s @ proj.w_v, cross_mask(6, 7))
+    spec = chart(at, "Cross-attention weights")["data"][0]
+    assert values(spec["z"]).shape == (6, 7) and spec["x"][1] == "1·chat"
+    close(values(spec["z"]), cross.weights)
+
+
+def test_masks_all_padding_and_bad_cross_text():
+    at = open_page(MASKS)
+    at.slider(key="masks_length").set_value(4).run()
+    at.slider(key="masks_padding").set_value(31).run()
+    assert_ok(at)
+    assert any("fully masked" in i.value for i in at.info)
+    assert not np.isnan(values(chart(at, "Masks (top")["data"][7]["z"])).any()  # padding weights: zeros, not NaN
+    at.text_input(key="masks_source").input("").run()
+    assert_ok(at)
+    assert any("no words" in w.value for w in at.warning)
+
+
+# ---- multi-head --------------------------------------------------------------------------------------------------
+
+def mha_weights(d_model=32, heads=4, text=SENTENCE):
+    mha = seeded_module(lambda: MultiHeadAttention(d_model, heads), 0)
+    with torch.no_grad():
+        _, trace = mha(seeded_embeddings(word_tokens(text), d_model, 0)[None])
+    return mha, trace.weights[0]
+
+
+def test_multi_head_maps_and_parameter_count_equal_the_core():
+    at = open_page(MHA)
+    assert_ok(at)
+    mha, weights = mha_weights()
+    grid = chart(at, "Attention weights of all 4 heads")["data"]
+    assert len(grid) == 4
+    for h in range(4):
+        close(values(grid[h]["z"]), weights[h])
+    close(values(chart(at, "Head 0")["data"][0]["z"]), weights[0])
+    divergence = values(chart(at, "How different the heads are")["data"][0]["z"])
+    close(divergence, pairwise_head_divergence(weights.double()))
+    live = sum(p.numel() for p in mha.parameters())
+    assert live == 4 * 32 * 32 + 4 * 32
+    metrics = {m.label: int(m.value.replace(",", "")) for m in at.metric}
+    assert metrics == {"Parameters in the module": live, "4·d_model² + 4·d_model": live}
+    assert at.success
+
+    at.slider(key="multi_head_heads").set_value(8).run()
+    at.slider(key="multi_head_d_model").set_value(64).run()
+    assert_ok(at)
+    mha, weights = mha_weights(64, 8)
+    grid = chart(at, "Attention weights of all 8 heads")["data"]
+    for h in range(8):
+        close(values(grid[h]["z"]), weights[h])
+    metrics = {m.label: int(m.value.replace(",", "")) for m in at.metric}
+    assert set(metrics.values()) == {4 * 64 * 64 + 4 * 64}
+    shapes = at.dataframe[0].value
+    assert shapes.loc[shapes["step"] == "concatenation", "here"].item() == "(1, 10, 64)"
+
+    at.toggle(key="multi_head_shared").set_value(False).run()
+    grid = chart(at, "Attention weights of all 8 heads")["data"]
+    assert grid[0]["zmax"] != grid[1]["zmax"]  # each head on its own colour scale
+
+
+def test_multi_head_indivisible_d_model_warns_with_valid_head_counts():
+    at = open_page(MHA)
+    at.slider(key="multi_head_heads").set_value(7).run()
+    assert_ok(at)
+    assert any("Head counts that work with d_model = 32: 1, 2, 4, 8, 16" in w.value for w in at.warning)
+    assert not chart_specs(at)
+    at.slider(key="multi_head_d_model").set_value(42).run()
+    assert_ok(at)
+    assert not at.warning and chart_specs(at)

@@ -1,6 +1,6 @@
 """One registry of the course: every page, its section, order, icon, lesson file and page module.
 
-Adding a page is one `PageEntry` here plus one file under `pages/`. The router (`app.py`), the home page's
+Adding a page is one `PageEntry` here plus one file under `pages/<section>/`. The router (`app.py`), the home page's
 course map and the registry-wide tests all read `PAGES`, so a page added here is routed, listed and tested.
 """
 
@@ -50,7 +50,9 @@ class PageEntry:
         return ROOT / "lessons" / self.lesson
 
 
-HOME_MODULE = "pages/home.py"
+# Page scripts live in per-section folders, never directly in pages/: Streamlit treats top-level pages/*.py as a
+# legacy multipage app and would run such a page without app.py (no router, no settings) on a cold first request.
+HOME_MODULE = "pages/start/home.py"
 
 # Pages are listed here only once their file exists: the course map never shows a placeholder.
 _ENTRIES: tuple[PageEntry, ...] = (
@@ -61,7 +63,7 @@ _ENTRIES: tuple[PageEntry, ...] = (
         icon="🔎",
         order=10,
         lesson="02_scaled_dot_product.md",
-        module="pages/attention_step_by_step.py",
+        module="pages/foundations/attention_step_by_step.py",
         summary="Type a sentence and follow it through Q, K, V, scores, ÷√d_k, mask, softmax and the weighted sum.",
     ),
     PageEntry(
@@ -71,7 +73,7 @@ _ENTRIES: tuple[PageEntry, ...] = (
         icon="📏",
         order=20,
         lesson="03_why_sqrt_dk.md",
-        module="pages/why_sqrt_dk.py",
+        module="pages/foundations/why_sqrt_dk.py",
         summary="Watch dot products spread and softmax saturate as d_k grows, with and without the scale.",
     ),
     PageEntry(
@@ -81,7 +83,7 @@ _ENTRIES: tuple[PageEntry, ...] = (
         icon="⚖️",
         order=30,
         lesson="04_scoring_functions.md",
-        module="pages/scoring_functions.py",
+        module="pages/foundations/scoring_functions.py",
         summary="Dot, scaled dot, additive (Bahdanau) and multiplicative (Luong) scores on the same inputs.",
     ),
     PageEntry(
@@ -91,7 +93,7 @@ _ENTRIES: tuple[PageEntry, ...] = (
         icon="🎭",
         order=40,
         lesson="05_masks.md",
-        module="pages/masks.py",
+        module="pages/foundations/masks.py",
         summary="A gallery of masks (causal, padding, sliding window, prefix-LM, cross) and what each does to the weights.",
     ),
     PageEntry(
@@ -101,7 +103,7 @@ _ENTRIES: tuple[PageEntry, ...] = (
         icon="🧠",
         order=10,
         lesson="06_multi_head.md",
-        module="pages/multi_head.py",
+        module="pages/multihead_positions/multi_head.py",
         summary="Every head's map side by side, the concatenation, W_O and the live parameter count.",
     ),
     PageEntry(
@@ -111,7 +113,7 @@ _ENTRIES: tuple[PageEntry, ...] = (
         icon="📍",
         order=20,
         lesson="07_positional_encodings.md",
-        module="pages/positional_encodings.py",
+        module="pages/multihead_positions/positional_encodings.py",
         summary="Sinusoidal, learned, RoPE, ALiBi and relative bias — and why attention needs them at all.",
     ),
     PageEntry(
@@ -121,7 +123,7 @@ _ENTRIES: tuple[PageEntry, ...] = (
         icon="🧱",
         order=10,
         lesson="08_transformer_block.md",
-        module="pages/transformer_block.py",
+        module="pages/architectures/transformer_block.py",
         summary="The residual stream through encoder and decoder layers: norms, FFNs, pre-LN vs post-LN.",
     ),
     PageEntry(
@@ -131,7 +133,7 @@ _ENTRIES: tuple[PageEntry, ...] = (
         icon="🏛️",
         order=20,
         lesson="09_architecture_families.md",
-        module="pages/architecture_families.py",
+        module="pages/architectures/architecture_families.py",
         summary="BERT-, GPT- and T5-style models side by side, each with a live trained example.",
     ),
     PageEntry(
@@ -141,7 +143,7 @@ _ENTRIES: tuple[PageEntry, ...] = (
         icon="🏋️",
         order=10,
         lesson="10_training.md",
-        module="pages/train_it_yourself.py",
+        module="pages/training/train_it_yourself.py",
         summary="Train a tiny transformer in your browser session and watch its attention pattern form.",
     ),
     PageEntry(
@@ -151,7 +153,7 @@ _ENTRIES: tuple[PageEntry, ...] = (
         icon="🔬",
         order=20,
         lesson="10_training.md",
-        module="pages/model_explorer.py",
+        module="pages/training/model_explorer.py",
         summary="Pick a shipped or just-trained model, type an input, see every layer × head.",
     ),
     PageEntry(
@@ -161,7 +163,7 @@ _ENTRIES: tuple[PageEntry, ...] = (
         icon="✍️",
         order=30,
         lesson="11_inference.md",
-        module="pages/generation.py",
+        module="pages/training/generation.py",
         summary="Autoregressive decoding token by token: greedy, temperature, top-k, top-p, and the KV cache.",
     ),
     PageEntry(
@@ -171,7 +173,7 @@ _ENTRIES: tuple[PageEntry, ...] = (
         icon="📈",
         order=10,
         lesson="12_complexity_flash.md",
-        module="pages/quadratic_memory.py",
+        module="pages/efficiency/quadratic_memory.py",
         summary="Measured peak memory and time of naive vs tiled vs SDPA attention on your device.",
     ),
     PageEntry(
@@ -181,7 +183,7 @@ _ENTRIES: tuple[PageEntry, ...] = (
         icon="⚡",
         order=20,
         lesson="12_complexity_flash.md",
-        module="pages/flash_attention.py",
+        module="pages/efficiency/flash_attention.py",
         summary="Step through the tiles of the online softmax: running max, running sum, rescaled output.",
     ),
     PageEntry(
@@ -191,7 +193,7 @@ _ENTRIES: tuple[PageEntry, ...] = (
         icon="🧮",
         order=30,
         lesson="13_efficient_variants.md",
-        module="pages/efficient_variants.py",
+        module="pages/efficiency/efficient_variants.py",
         summary="Sliding window, sparse, Longformer, linear, Linformer and LSH: patterns, error and cost.",
     ),
     PageEntry(
@@ -201,7 +203,7 @@ _ENTRIES: tuple[PageEntry, ...] = (
         icon="🗄️",
         order=40,
         lesson="14_kv_cache_gqa.md",
-        module="pages/kv_cache.py",
+        module="pages/efficiency/kv_cache.py",
         summary="Cache bytes from the formula and from real tensors; what GQA and MQA save for real models.",
     ),
     PageEntry(
@@ -211,7 +213,7 @@ _ENTRIES: tuple[PageEntry, ...] = (
         icon="🖼️",
         order=10,
         lesson="15_vision_transformers.md",
-        module="pages/vision_transformer.py",
+        module="pages/beyond_text/vision_transformer.py",
         summary="Split an image into patches, add [CLS] and positions, and see where attention looks.",
     ),
 )

@@ -13,7 +13,7 @@ TIMEOUT_S = 180
 
 
 def open_page(module: str, **session_state) -> AppTest:
-    """Run app.py, switch to the page at `module` (e.g. 'pages/masks.py') and return the run AppTest."""
+    """Run app.py, switch to the page at `module` (e.g. 'pages/foundations/masks.py') and return the run AppTest."""
     at = AppTest.from_file(APP, default_timeout=TIMEOUT_S)
     for key, value in session_state.items():
         at.session_state[key] = value

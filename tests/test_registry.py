@@ -13,3 +13,10 @@ def test_every_registered_page_has_its_module():
     for entry in PAGES:
         assert entry.module_path.is_file(), entry.module
         assert entry.module.startswith("pages/") and entry.module.endswith(".py")
+
+
+def test_no_page_script_sits_directly_in_pages_folder():
+    """Top-level pages/*.py would switch Streamlit to legacy multipage mode, bypassing app.py."""
+    from course.registry import ROOT
+
+    assert not sorted((ROOT / "pages").glob("*.py"))

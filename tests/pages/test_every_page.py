@@ -13,7 +13,7 @@ PAGE_IDS = [p.slug for p in PAGES]
 
 
 def test_home_renders_course_map():
-    at = open_page("pages/home.py")
+    at = open_page("pages/start/home.py")
     assert not at.exception, error_messages(at)
     assert at.title[0].value.startswith("🔦 Attention Lab")
     assert PAGES, "the registry lists no page"

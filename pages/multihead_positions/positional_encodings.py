@@ -42,14 +42,15 @@ def rope_view(seed: int, d_head: int, length: int, method: str):
 
 
 @st.cache_data(max_entries=8)
-def learned_table(seed: int) -> tuple[np.ndarray, str, bool]:
-    """(table, which model, trained?): a shipped model's learned positions, else a labelled seeded random table."""
+def learned_table(seed: int) -> tuple[np.ndarray, str, str]:
+    """(table, short name, description): a shipped model's learned positions, else a labelled untrained table."""
     for name, card in shipped_cards().items():
         module = order.first_module(load_shipped(name)[0], LearnedPositionalEmbedding)
         if module is not None:
-            return module.embedding.weight.detach().numpy(), f"trained model '{name}' ({card['task']} task)", True
+            about = f"Trained model '{name}' ({card['task']} task, held-out exact match {card['held_out']['exact_match']:.0%})."
+            return module.embedding.weight.detach().numpy(), f"'{name}'", about
     module = seeded_module(lambda: LearnedPositionalEmbedding(32, 64), seed)
-    return module.embedding.weight.detach().numpy(), f"UNTRAINED seeded random table (seed {seed})", False
+    return module.embedding.weight.detach().numpy(), f"UNTRAINED, seed {seed}", ""
 
 
 def show_permutation(settings) -> None:
@@ -89,14 +90,15 @@ def show_sinusoidal(settings) -> None:
 
 
 def show_learned(settings) -> None:
-    table, label, trained = learned_table(settings.seed)
-    if not trained:
-        st.warning(f"No shipped model has learned positions: showing an {label}. Untrained vectors are nearly "
-                   "orthogonal, so the similarity is ≈ 0 off the diagonal.")
+    table, name, about = learned_table(settings.seed)
+    if not about:
+        st.warning("No shipped model has learned positions: showing an UNTRAINED, seeded random table. Untrained "
+                   "vectors are nearly orthogonal, so the similarity is ≈ 0 off the diagonal.")
     length = st.slider("Positions shown", 4, table.shape[0], min(32, table.shape[0]), key=f"{SLUG}_learned_len")
     sim = order.position_similarity(torch.as_tensor(table[:length]), "cosine")
-    show_figure(figs.similarity_heatmap(sim, f"Cosine similarity of learned position vectors — {label}"),
-                key=f"{SLUG}_learned")
+    show_figure(figs.similarity_heatmap(sim, f"Learned positions of {name}: cosine similarity"), key=f"{SLUG}_learned")
+    if about:
+        st.caption(f"{about} Nobody told it that position 5 is next to 6: the band along the diagonal was learned.")
 
 
 def show_rope(settings) -> None:

@@ -69,8 +69,9 @@ with lab:
                 "never NaN.")
 
     kinds = list(GALLERY)
-    kind = st.selectbox("Look closer at", kinds, format_func=GALLERY.get, key=f"{SLUG}_kind")
-    i = kinds.index(kind)
+    described = st.selectbox("Look closer at", list(GALLERY.values()), key=f"{SLUG}_kind")
+    i = list(GALLERY.values()).index(described)
+    kind = kinds[i]
     a, b = st.columns(2)
     with a:
         show_figure(heatmap(masks[i], labels, labels, f"Mask: {GALLERY[kind]} (1 = may attend)", zmin=0, zmax=1,

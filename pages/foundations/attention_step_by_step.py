@@ -105,10 +105,10 @@ with lab:
     st.caption(f"÷ √d_k = ÷ {np.sqrt(d_k):.3f}" + (f", then ÷ temperature {temperature:g}" if temperature != 1 else ""))
 
     st.subheader("3. One query, close up")
-    if st.session_state.get(f"{SLUG}_query", 0) not in range(T):
-        st.session_state.pop(f"{SLUG}_query", None)  # the sentence got shorter than the chosen position
-    plain = token_labels(tokens, escape=False)
-    i = st.selectbox("Query token", list(range(T)), format_func=lambda j: plain[j], key=f"{SLUG}_query")
+    plain = token_labels(tokens, escape=False)  # a select box shows text as it is: no HTML escaping
+    if st.session_state.get(f"{SLUG}_query", plain[0]) not in plain:
+        st.session_state.pop(f"{SLUG}_query", None)  # the sentence changed: back to the first token
+    i = plain.index(st.selectbox("Query token", plain, key=f"{SLUG}_query"))
     show_figure(query_row_figure(r["masked_scores"][i], r["weights"][i], labels, labels[i]), key=f"{SLUG}_row")
     show_figure(weighted_sum_figure(r["weights"][i], r["v"], r["output"][i], labels, labels[i]), key=f"{SLUG}_sum")
     st.caption(f"Device: {settings.device}. Hover any cell or bar for its exact value.")

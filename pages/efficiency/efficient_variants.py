@@ -44,12 +44,11 @@ with lab:
     proj_k = knob("Projected length k (Linformer)", "proj_k", n, 8, c7)
     n_buckets = c8.select_slider("Buckets (LSH)", [1, 2, 4, 8, 16], 4, key=f"{SLUG}_buckets")
     n_rounds = c9.slider("Hash rounds (LSH)", 1, 4, 1, key=f"{SLUG}_rounds")
-    c10, c11 = st.columns([2, 1])
-    projection = c10.radio("Linformer E = F", ["pool", "random"], horizontal=True, key=f"{SLUG}_projection",
+    projection = st.radio("Linformer E = F", ["pool", "random"], horizontal=True, key=f"{SLUG}_projection",
                            format_func={"pool": "segment means", "random": "random N(0, 1/k), seeded"}.get,
                            help="Linformer learns E and F. Untrained, segment means keep the keys' scale; a random "
                                 "projection mixes every key into each row, so the softmax lands on noise.")
-    causal = c11.toggle("Causal (decoder) patterns", False, key=f"{SLUG}_causal")
+    causal = st.toggle("Causal (decoder) patterns", False, key=f"{SLUG}_causal")
 
     params = VariantParams(window=window, stride=stride, n_global=n_global, proj_k=proj_k, projection=projection,
                            n_buckets=n_buckets, n_rounds=n_rounds, causal=causal, seed=settings.seed)
@@ -61,32 +60,31 @@ with lab:
 
     labels = [str(i) for i in range(n)]
     chosen = results[variant]
-    left, right = st.columns(2)
-    with left:
-        show_figure(pattern_figure(full.weights, None, labels, "Full attention" + (" (causal)" if causal else "")),
-                    key=f"{SLUG}_full")
-    with right:
+    mine, reference = st.tabs([INFO[variant].label, "Full attention" + (" (causal)" if causal else "")])
+    with mine:
         if chosen is None:
             st.warning("Linformer has no causal form: each projected key mixes every position, future ones "
                        "included. Turn **Causal** off to see it.")
         else:
-            title = f"{INFO[variant].label}: " + ("weights" if chosen.mask is not None else "effective weights")
-            show_figure(pattern_figure(chosen.weights, chosen.mask, labels, title), key=f"{SLUG}_variant_map")
-    if chosen is not None:
-        m1, m2, m3 = st.columns(3)
-        m1.metric("Relative error of the output", f"{errors[variant]:.2e}")
-        m2.metric("Scores computed per head", f"{chosen.n_scores:,}", f"{chosen.n_scores - full.n_scores:,} vs full",
-                  delta_color="inverse")
-        m3.metric("Cost per head", INFO[variant].cost)
-        st.caption(INFO[variant].note + ". Error = ‖O_variant − O_full‖_F / ‖O_full‖_F on the same q, k, v.")
+            kind_of_map = "weights (gaps = pairs never scored)" if chosen.mask is not None else "effective weights W"
+            show_figure(pattern_figure(chosen.weights, chosen.mask, labels, f"{INFO[variant].label}<br><sup>"
+                                       f"{kind_of_map}, output = W·V</sup>", height=460), key=f"{SLUG}_variant_map")
+            share = chosen.n_scores / full.n_scores
+            st.markdown(f"**Relative error of the output:** {errors[variant]:.2e} · **scores per head:** "
+                        f"{chosen.n_scores:,} of {full.n_scores:,} ({share:.0%}) · **cost per head:** "
+                        f"{INFO[variant].cost}")
+            st.caption(INFO[variant].note + ". Error = ‖O_variant − O_full‖_F / ‖O_full‖_F on the same q, k, v.")
+    with reference:
+        show_figure(pattern_figure(full.weights, None, labels, "Full attention<br><sup>softmax(q·k/√d), every "
+                                   "pair</sup>", height=460), key=f"{SLUG}_full")
 
     st.subheader("Exact or approximate? All variants on these inputs")
     table = pd.DataFrame([{
-        "variant": INFO[name].label, "paper": INFO[name].paper, "cost per head": INFO[name].cost,
-        "what it computes": ("exact softmax attention with a different (sparse) mask → approximates full attention"
-                             if INFO[name].kind == "different mask" else "approximates softmax attention itself"),
-        "scores here": None if r is None else r.n_scores,
-        "relative error": errors[name],
+        "variant": INFO[name].label,
+        "exact or approximate": ("exact softmax attention, different (sparse) mask → ≈ full attention"
+                                 if INFO[name].kind == "different mask" else "approximates softmax attention itself"),
+        "relative error": errors[name], "scores here": None if r is None else r.n_scores,
+        "cost per head": INFO[name].cost, "paper": INFO[name].paper,
     } for name, r in results.items()])
     st.dataframe(table, hide_index=True, width="stretch")
     show_figure(error_figure(errors, title=f"Output error vs full attention<br><sup>n = {n}, {kind} inputs</sup>"),

@@ -61,8 +61,8 @@ def stepper(trace, q_labels, k_labels, bound: float, max_diff: float) -> None:
             st.rerun()  # stop the timer
     keep_in_range(STEP, total, 1)
     c1, c2, c3, c4 = st.columns(4)
-    c1.button("⏮ Reset", key=f"{SLUG}_reset", on_click=move, args=(-total, total), width="stretch")
-    c2.button("◀ Previous", key=f"{SLUG}_prev", on_click=move, args=(-1, total), width="stretch")
+    c1.button("⏮ Start", key=f"{SLUG}_reset", on_click=move, args=(-total, total), width="stretch")
+    c2.button("◀ Prev", key=f"{SLUG}_prev", on_click=move, args=(-1, total), width="stretch")
     c3.button("Next ▶", key=f"{SLUG}_next", on_click=move, args=(1, total), width="stretch")
     c4.button("⏸ Pause" if state.get(PLAYING) else "▶ Play", key=f"{SLUG}_play", on_click=toggle_play,
               args=(total,), width="stretch")

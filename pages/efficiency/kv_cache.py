@@ -55,10 +55,9 @@ with lab:
     dtype = c7.selectbox("dtype", ["float32", "bfloat16", "float16"], key=f"{SLUG}_dtype")
     check = cache_check(layers, heads, kv_heads, head_dim, context, batch, dtype)
     formula, real = check.formula_bytes[-1], check.real_bytes[-1]
-    m1, m2, m3 = st.columns(3)
-    m1.metric("Formula 2·L·H_kv·d·T·B·s", human_bytes(formula), help=f"{formula:,} bytes")
-    m2.metric("Real tensors Σ element_size·numel", human_bytes(real), help=f"{real:,} bytes")
-    m3.metric("Equal?", "✅ yes" if formula == real else "❌ no")
+    verdict = "✅ equal" if formula == real else "❌ different"
+    st.markdown(f"**Formula** 2·L·H_kv·d·T·B·s = {formula:,} bytes ({human_bytes(formula)}) · **real tensors** "
+                f"Σ element_size·numel = {real:,} bytes · **{verdict}**")
     st.caption(f"2 · {layers} · {kv_heads} · {head_dim} · {context} · {batch} · {DTYPE_BYTES[dtype]} = **{formula:,}** "
                f"bytes. A seeded core `DecoderOnlyModel` (d_model = {heads * head_dim}) prefilled the prompt, then "
                f"decoded token by token; each layer's `KVCache.k` has shape {check.cache_shape} ({check.dtype}), "

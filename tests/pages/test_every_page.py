@@ -69,7 +69,7 @@ def test_a_widget_change_changes_a_figure(entry):
     for kind, widget in list(_widget_candidates(at))[:8]:
         if widget.key and ("settings_" in str(widget.key) or "::" in str(widget.key)):
             continue
-        new = _changed_value(kind, widget)
+        new = None if getattr(widget, "disabled", False) else _changed_value(kind, widget)
         if new is None:
             continue
         tried.append(f"{kind}:{widget.label}")

@@ -52,9 +52,10 @@ def block_band(
     near = lambda x: torch.cat([torch.roll(blocks(x), -o, dims=-3) for o in offsets], dim=-2)  # noqa: E731
     keys, values = near(k), near(v)  # (..., nb, len(offsets)·B, d)
     scores = (blocks(q) @ keys.transpose(-1, -2)) * scale  # (..., nb, B, m)
-    q_pos = torch.arange(nb * block, device=q.device).view(nb, block, 1)  # (nb, B, 1)
-    k_block = torch.arange(nb, device=q.device)[:, None] + torch.tensor(list(offsets), device=q.device)  # (nb, O)
-    k_pos = (k_block[:, :, None] * block + torch.arange(block, device=q.device)).flatten(1)[:, None, :]  # (nb, 1, m)
+    pos = {"device": q.device, "dtype": torch.int32}  # positions: 4 bytes each is plenty
+    q_pos = torch.arange(nb * block, **pos).view(nb, block, 1)  # (nb, B, 1)
+    k_block = torch.arange(nb, **pos)[:, None] + torch.tensor(list(offsets), **pos)  # (nb, O)
+    k_pos = (k_block[:, :, None] * block + torch.arange(block, **pos)).flatten(1)[:, None, :]  # (nb, 1, m)
     mask = (k_pos >= 0) & (k_pos < n) & allowed(q_pos, k_pos)  # (nb, B, m)
 
     def apply(weights: Tensor) -> Tensor:

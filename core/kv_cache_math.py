@@ -83,12 +83,25 @@ def cached_positions(context: int, sliding_window: int | None = None) -> int:
     return context if sliding_window is None else min(context, sliding_window)
 
 
+def typical_gqa_heads(heads: int) -> int:
+    """A GQA split to compare against when the model itself has none: 8 kv heads (Llama-2-70B, Mistral, Llama 3)
+    when 8 divides H, else the largest divisor of H up to H / 4 (1 when H is prime)."""
+    if heads > 8 and heads % 8 == 0:
+        return 8
+    return max(h for h in range(1, max(1, heads // 4) + 1) if heads % h == 0)
+
+
 def sharing_comparison(
     layers: int, heads: int, kv_heads: int, head_dim: int, context: int, batch: int = 1, bytes_per_elem: int = 2
 ) -> dict[str, int]:
-    """Cache bytes of the same shape with MHA (kv_heads = heads), the given GQA split, and MQA (kv_heads = 1)."""
-    sizes = {"MHA": heads, f"GQA ({kv_heads} kv heads)": kv_heads, "MQA": 1}
-    return {label: kv_cache_bytes(layers, h, head_dim, context, batch, bytes_per_elem) for label, h in sizes.items()}
+    """Cache bytes of one shape with MHA (H_kv = H), GQA (the model's own split, else :func:`typical_gqa_heads`) and
+    MQA (H_kv = 1); the bar matching ``kv_heads`` is marked "★ this model"."""
+    gqa = kv_heads if 1 < kv_heads < heads else typical_gqa_heads(heads)
+    out = {}
+    for kind, h in (("MHA", heads), ("GQA", gqa), ("MQA", 1)):
+        label = f"{kind} ({h} kv head{'s' if h > 1 else ''})" + (" ★ this model" if h == kv_heads else "")
+        out[label] = kv_cache_bytes(layers, h, head_dim, context, batch, bytes_per_elem)
+    return out
 
 
 def small_decoder(
@@ -120,18 +133,19 @@ class CacheCheck:
 @torch.no_grad()
 def real_cache_bytes(
     layers: int, heads: int, kv_heads: int, head_dim: int, context: int, batch: int = 1,
-    dtype: torch.dtype = torch.float32, *, prefill: int | None = None, seed: int = 0,
+    dtype: torch.dtype = torch.float32, *, decode_steps: int = 8, seed: int = 0,
 ) -> CacheCheck:
-    """Prefill ``prefill`` tokens (default context // 2), then decode one token at a time up to ``context``;
-    after each call sum ``element_size · numel`` over every layer's cached k and v."""
-    model = small_decoder(layers, heads, kv_heads, head_dim, max(context, 1), dtype, seed=seed)
-    prefill = max(1, context // 2) if prefill is None else max(1, min(prefill, context))
+    """Prefill ``context - decode_steps`` tokens, then decode the rest one at a time; after each forward call sum
+    ``element_size · numel`` over every layer's cached k and v, and compute the formula for the same length."""
+    if context < 1:
+        raise ValueError(f"context must be >= 1 (got {context})")
+    model = small_decoder(layers, heads, kv_heads, head_dim, context, dtype, seed=seed)
+    prefill = max(1, context - decode_steps)
     gen = torch.Generator().manual_seed(seed)
     tokens = torch.randint(0, model.config.vocab_size, (batch, context), generator=gen)  # (B, T)
     caches = model.new_caches()
     lengths, real = [], []
-    chunks = [(0, prefill)] + [(t, t + 1) for t in range(prefill, context)]
-    for start, stop in chunks:
+    for start, stop in [(0, prefill)] + [(t, t + 1) for t in range(prefill, context)]:
         model(tokens[:, start:stop], caches=caches)
         lengths.append(caches[0].length)
         real.append(sum(t.element_size() * t.numel() for c in caches for t in (c.k, c.v)))
@@ -140,21 +154,34 @@ def real_cache_bytes(
     return CacheCheck(lengths, real, formula, tuple(caches[0].k.shape), str(dtype).removeprefix("torch."))
 
 
-@torch.no_grad()
-def time_generation(model: DecoderOnlyModel, prompt: torch.Tensor, new_tokens: int, *, use_cache: bool) -> list[float]:
-    """Seconds to produce each of ``new_tokens`` greedy tokens after ``prompt (B, T)``; entry 0 includes the prefill.
+@dataclass(frozen=True)
+class GenerationTiming:
+    """seconds ``[new_tokens]`` to produce each token (entry 0 includes the prefill) and the tokens ``(B, T + new)``."""
 
-    With the cache each step feeds one token and attends over the cached keys (O(T) work per token); without it
-    every step reruns the whole sequence so far (O(T²) attention per token).
+    seconds: list[float]
+    tokens: torch.Tensor
+
+
+@torch.no_grad()
+def time_generation(
+    model: DecoderOnlyModel, prompt: torch.Tensor, new_tokens: int, *, use_cache: bool
+) -> GenerationTiming:
+    """Greedy-decode ``new_tokens`` after ``prompt (B, T)`` and time each step.
+
+    With the cache each step feeds one token and attends over the cached keys (O(T) attention work per token);
+    without it every step reruns the whole sequence so far (O(T²) per token). Both give the same tokens.
     """
     times: list[float] = []
     caches = model.new_caches() if use_cache else None
     sequence, step_input = prompt, prompt
+    sync = torch.cuda.synchronize if prompt.device.type == "cuda" else (lambda: None)
     for _ in range(new_tokens):
+        sync()
         start = time.perf_counter()
         logits = model(step_input if use_cache else sequence, caches=caches).logits[:, -1]  # (B, V)
         next_token = logits.argmax(dim=-1, keepdim=True)  # (B, 1)
+        sync()
         times.append(time.perf_counter() - start)
         sequence = torch.cat([sequence, next_token], dim=1)
         step_input = next_token
-    return times
+    return GenerationTiming(times, sequence)

@@ -14,7 +14,7 @@ import plotly.graph_objects as go
 from core.efficient import INFO
 from figures.heatmap import DIVERGING_SCALE, as_numpy, heatmap
 from figures.layout import single_layout
-from figures.memory import time_figure
+from figures.memory import LEGEND_BELOW, time_figure
 
 KIND_COLORS = {"reference": "#636363", "different mask": "#2171b5", "approximates softmax": "#cb181d"}
 VARIANT_COLORS = {"full": "#000000", "sliding_window": "#2171b5", "strided": "#6baed6", "fixed": "#08519c",
@@ -35,14 +35,17 @@ def pattern_figure(weights, mask, labels: Sequence[str], title: str, *, height: 
 
 
 def error_figure(errors: Mapping[str, float | None], *, title: str) -> go.Figure:
-    """Relative Frobenius error of each variant's output against full attention, coloured by what it changes."""
-    names = [v for v, e in errors.items() if e is not None]
+    """Relative Frobenius error of each variant's output against full attention (horizontal bars), coloured by what
+    the variant changes: the mask, or the softmax itself. Variants with no result (None) are left out."""
+    names = [v for v, e in errors.items() if e is not None][::-1]  # first variant on top
     bars = [go.Bar(
-        x=[INFO[v].label for v in names if INFO[v].kind == kind], y=[errors[v] for v in names if INFO[v].kind == kind],
-        name=kind, marker_color=KIND_COLORS[kind], hovertemplate="%{x}<br>error %{y:.3e}<extra></extra>",
+        y=[INFO[v].label for v in names if INFO[v].kind == kind], x=[errors[v] for v in names if INFO[v].kind == kind],
+        name=kind, orientation="h", marker_color=KIND_COLORS[kind], hovertemplate="%{y}<br>error %{x:.3e}<extra></extra>",
     ) for kind in ("different mask", "approximates softmax")]
-    return go.Figure(bars, single_layout(title, "variant", "‖O_variant − O_full‖_F / ‖O_full‖_F", height=360,
-                                         legend={"title": {"text": "what it changes"}}))
+    layout = single_layout(title, "relative error ‖O_variant − O_full‖_F / ‖O_full‖_F", "", height=380,
+                           legend=LEGEND_BELOW)
+    layout["yaxis"].update(automargin=True, categoryorder="array", categoryarray=[INFO[v].label for v in names])
+    return go.Figure(bars, layout)
 
 
 def cost_figure(measured: Mapping[str, Mapping[int, float]], *, title: str) -> go.Figure:

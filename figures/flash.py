@@ -14,7 +14,8 @@ import plotly.graph_objects as go
 from core.memory import MemoryTraffic
 from core.tiled import TiledAttentionTrace, TileStep
 from figures.heatmap import DIVERGING_SCALE, as_numpy, heatmap
-from figures.layout import panel_axes, panels_layout, single_layout
+from figures.layout import single_layout
+from figures.memory import LEGEND_BELOW
 
 CURRENT, SKIPPED, GRID = "#d62728", "rgba(120,120,120,0.35)", "rgba(60,60,60,0.6)"
 TENSOR_COLORS = {"Q": "#6baed6", "K": "#9ecae1", "V": "#c6dbef", "S": "#fb6a4a", "P": "#fcae91", "O": "#74c476"}
@@ -38,8 +39,8 @@ def tile_grid_figure(
     the causal mask skips shaded grey, tile borders drawn."""
     step = trace.steps[upto]
     fig = heatmap(revealed_scores(trace, upto, len(q_labels), len(k_labels)), k_labels, q_labels,
-                  f"Score matrix, tile by tile: step {upto + 1} of {len(trace.steps)} "
-                  f"(tile q{step.q_range[0]}–{step.q_range[1] - 1} × k{step.k_range[0]}–{step.k_range[1] - 1})",
+                  f"Score matrix, tile by tile<br><sup>step {upto + 1} of {len(trace.steps)}: tile "
+                  f"q{step.q_range[0]}–{step.q_range[1] - 1} × k{step.k_range[0]}–{step.k_range[1] - 1}</sup>",
                   colorbar_title="score q·k/√d", colorscale=DIVERGING_SCALE, zmin=-bound, zmax=bound)
     shapes = [{"type": "rect", "x0": s.k_range[0] - 0.5, "x1": s.k_range[1] - 0.5, "y0": s.q_range[0] - 0.5,
                "y1": s.q_range[1] - 0.5, "line": {"color": GRID, "width": 1},
@@ -55,33 +56,41 @@ def tile_scores_figure(step: TileStep, *, bound: float) -> go.Figure:
     """The current tile's scores (after scale and mask; masked entries are gaps)."""
     (q0, q1), (k0, k1) = step.q_range, step.k_range
     return heatmap(step.scores, [f"k{j}" for j in range(k0, k1)], [f"q{i}" for i in range(q0, q1)],
-                   "This tile's scores s = q·k/√d", colorbar_title="score", colorscale=DIVERGING_SCALE,
+                   "Tile scores<br><sup>s = q·k/√d, masked = gap</sup>", colorbar_title="score", colorscale=DIVERGING_SCALE,
                    zmin=-bound, zmax=bound, height=300)
 
 
 def running_stats_figure(step: TileStep) -> go.Figure:
-    """Per query row of the block: running max m and sum l before and after this tile, and the rescale factor."""
+    """Three stacked panels, one bar group per query row of the block: the running max m and the running sum l
+    before and after this tile, and the rescale factor e^(m_old − m_new) applied to the old l and accumulator."""
     rows = [f"q{i}" for i in range(*step.q_range)]
+    panels = (("running max m", step.m_before, step.m_after), ("running sum l = Σ e^(s − m)", step.l_before,
+                                                                step.l_after))
     traces = []
-    for panel, name, before, after in ((0, "m", step.m_before, step.m_after), (1, "l", step.l_before, step.l_after)):
-        x_axis, y_axis = panel_axes(panel)
-        for label, values, color in (("before", before, "#bdbdbd"), ("after", after, "#2171b5")):
+    for panel, (name, before, after) in enumerate(panels):
+        for label, values, color in (("before the tile", before, "#bdbdbd"), ("after the tile", after, "#2171b5")):
             v = as_numpy(values)
             traces.append(go.Bar(
-                x=rows, y=np.where(np.isfinite(v), v, np.nan), name=f"{label} the tile", marker_color=color,
-                showlegend=panel == 0, legendgroup=label, xaxis=x_axis, yaxis=y_axis,
-                text=["−∞" if not np.isfinite(x) else f"{x:.3f}" for x in v], textposition="auto",
-                hovertemplate=f"%{{x}}<br>{name} {label} %{{text}}<extra></extra>"))
+                x=rows, y=np.where(np.isfinite(v), v, np.nan), name=label, marker_color=color, showlegend=panel == 0,
+                legendgroup=label, xaxis="x", yaxis=f"y{panel + 1 if panel else ''}",
+                text=["−∞" if not np.isfinite(x) else f"{x:.2f}" for x in v], textposition="outside",
+                cliponaxis=False, hovertemplate=f"%{{x}}<br>{name}, {label}: %{{text}}<extra></extra>"))
     rescale = as_numpy(step.rescale)
-    x_axis, y_axis = panel_axes(2)
-    traces.append(go.Bar(x=rows, y=rescale, name="rescale", marker_color="#cb181d", showlegend=False, xaxis=x_axis,
-                         yaxis=y_axis, text=[f"{x:.3f}" for x in rescale], textposition="auto",
+    traces.append(go.Bar(x=rows, y=rescale, name="rescale", marker_color="#cb181d", showlegend=False, xaxis="x",
+                         yaxis="y3", text=[f"{x:.3f}" for x in rescale], textposition="outside", cliponaxis=False,
                          hovertemplate="%{x}<br>rescale %{y:.4f}<extra></extra>"))
-    layout = panels_layout("Online softmax state of this query block (before → after the tile)",
-                           ["running max m", "running sum l = Σ e^(s − m)", "rescale e^(m_old − m_new)"],
-                           ["query row"] * 3, ["m", "l", "factor"], height=340, gap=0.08)
-    layout["yaxis3"]["range"] = [0, 1.05]
-    layout.update(barmode="group", legend={"orientation": "h", "y": -0.3})
+    titles = (("m", "running max m"), ("l", "running sum l of e^(s − m)"),
+              ("factor", "rescale e^(m_old − m_new) of the old l and acc (0 on a row's first tile)"))
+    domains = ([0.72, 1.0], [0.36, 0.64], [0.0, 0.28])
+    layout = single_layout("Online softmax state of this block", "query row", "", height=520, barmode="group",
+                           legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 1, "xanchor": "right"})
+    layout["xaxis"]["anchor"] = "y3"
+    for i, ((y_title, title), domain) in enumerate(zip(titles, domains, strict=True)):
+        layout[f"yaxis{i + 1 if i else ''}"] = {"domain": domain, "anchor": "x", "title": {"text": y_title}}
+        layout.setdefault("annotations", []).append({
+            "text": title, "x": 0, "y": domain[1], "xref": "paper", "yref": "paper", "xanchor": "left",
+            "yanchor": "bottom", "showarrow": False, "font": {"size": 12}})
+    layout["yaxis3"]["range"] = [0, 1.2]
     return go.Figure(traces, layout)
 
 
@@ -90,7 +99,7 @@ def partial_output_figure(step: TileStep) -> go.Figure:
     out = as_numpy(step.partial_output)
     bound = float(np.abs(out).max()) or 1.0
     return heatmap(out, [f"dim {c}" for c in range(out.shape[1])], [f"q{i}" for i in range(*step.q_range)],
-                   f"Partial output acc / l after keys 0–{step.k_range[1] - 1}", colorbar_title="value",
+                   f"Partial output<br><sup>acc / l over keys 0–{step.k_range[1] - 1}</sup>", colorbar_title="value",
                    x_title="output dimension", colorscale=DIVERGING_SCALE, zmin=-bound, zmax=bound, height=300)
 
 
@@ -118,7 +127,7 @@ def io_vs_n_figure(ns: Sequence[int], totals: Mapping[str, Sequence[int]], *, ti
                         hovertemplate=f"{method}<br>n %{{x}}<br>%{{y:,.1f}} MiB<extra></extra>")
              for method, values in totals.items()]
     layout = single_layout(title, "sequence length n (log scale)", "reads + writes (MiB, log scale)", height=360,
-                           legend={"x": 0.01, "y": 0.99})
+                           legend=LEGEND_BELOW)
     layout["xaxis"].update(type="log", tickvals=list(ns), ticktext=[f"{n:,}" for n in ns])
     layout["yaxis"]["type"] = "log"
     return go.Figure(lines, layout)

@@ -6,6 +6,7 @@ Layouts go to the constructor (``figures.layout``), which keeps a rerun cheap.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 
 import plotly.graph_objects as go
@@ -13,15 +14,18 @@ import plotly.graph_objects as go
 from figures.layout import single_layout
 
 MIB = 1 << 20
+LEGEND_BELOW = {"orientation": "h", "yanchor": "top", "y": -0.22, "x": 0}  # clear of the data
 COLORS = {"naive": "#cb181d", "tiled": "#2171b5", "sdpa": "#238b45"}
 NAMES = {"naive": "naive (ours)", "tiled": "tiled (ours)", "sdpa": "torch SDPA (reference)"}
 
 
-def log_log_layout(title: str, ns: Sequence[int], y_title: str, *, height: int = 420) -> dict:
+def log_log_layout(title: str, ns: Sequence[int], y_title: str, *, height: int = 460) -> dict:
     """A log-log layout with n on x (ticks at the measured lengths) and ``y_title`` on y."""
     layout = single_layout(title, "sequence length n (log scale)", y_title, height=height,
-                           legend={"x": 0.01, "y": 0.99, "bgcolor": "rgba(255,255,255,0.6)"})
-    layout["xaxis"].update(type="log", tickvals=list(ns), ticktext=[f"{n:,}" for n in ns])
+                           legend=LEGEND_BELOW)
+    pad = 0.06 * max(1.0, math.log10(max(ns) / min(ns)))  # room for the first and last tick labels
+    layout["xaxis"].update(type="log", tickvals=list(ns), ticktext=[f"{n:,}" for n in ns],
+                           range=[math.log10(min(ns)) - pad, math.log10(max(ns)) + pad])
     layout["yaxis"]["type"] = "log"
     return layout
 
@@ -74,7 +78,7 @@ def time_figure(measured: Mapping[str, Mapping[int, float]], *, title: str, name
         traces.append(go.Scatter(x=all_ns, y=[t0 * 1e3 * (n / n0) ** 2 for n in all_ns], mode="lines",
                                  name="∝ n² (guide)", line={"color": "#636363", "dash": "dot"},
                                  hovertemplate="n %{x}<br>n² guide %{y:,.2f} ms<extra></extra>"))
-    return go.Figure(traces, log_log_layout(title, all_ns or [1], "time per call (ms, log scale)", height=400))
+    return go.Figure(traces, log_log_layout(title, all_ns or [1], "time per call (ms, log scale)", height=440))
 
 
 def memory_terms_figure(terms: Mapping[str, Mapping[str, int]], *, title: str) -> go.Figure:
@@ -85,4 +89,6 @@ def memory_terms_figure(terms: Mapping[str, Mapping[str, int]], *, title: str) -
                hovertemplate=f"{part}<br>%{{x:,.3f}} MiB<extra></extra>")
         for method, parts in terms.items() for part, nbytes in parts.items()
     ]
-    return go.Figure(bars, single_layout(title, "predicted bytes (MiB)", "", height=320, barmode="stack"))
+    layout = single_layout(title, "predicted bytes (MiB)", "", height=420, barmode="stack", legend=LEGEND_BELOW)
+    layout["yaxis"]["automargin"] = True
+    return go.Figure(bars, layout)

@@ -8,6 +8,7 @@ keeps the session's results in ``st.session_state`` (what *this* learner has ask
 Methods: "naive" (``core.attention.naive_attention``), "tiled" (``core.tiled.tiled_attention``), "sdpa" (PyTorch's
 fused ``scaled_dot_product_attention``, the reference) and "variant:<name>" (``core.efficient`` fast paths with
 ``core.efficient.sweep_params(n)``). Inputs are ``(1, heads, n, d)`` N(0, 1) tensors, no mask.
+:func:`measure_decoding` times generation with and without the KV cache (cached per device and sizes).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import torch.nn.functional as F
 
 from core.attention import naive_attention
 from core.efficient import fast_variant_attention, sweep_params
+from core.kv_cache_math import small_decoder, time_generation
 from core.memory_meter import measure_peak
 from core.tiled import tiled_attention
 
@@ -123,3 +125,25 @@ def run_measurements(name: str, points: Iterable[Point], *, label: Callable[[Poi
             errors.append(f"{label(pt)}: {str(exc).splitlines()[0]}")
     bar.empty()
     return errors
+
+
+@dataclass(frozen=True)
+class DecodeTiming:
+    """Seconds per generated token with and without the KV cache, and whether both produced the same tokens."""
+
+    with_cache: list[float]
+    without_cache: list[float]
+    same_tokens: bool
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def measure_decoding(device: str, prompt_len: int, new_tokens: int, seed: int = 0) -> DecodeTiming:
+    """Greedy generation by a seeded 4-layer decoder (d_model 128, 4 heads): once with the cache, once without."""
+    dev = torch.device(device)
+    model = small_decoder(4, 4, 4, 32, prompt_len + new_tokens, seed=seed).to(dev)
+    prompt = torch.randint(0, model.config.vocab_size, (1, prompt_len), generator=torch.Generator().manual_seed(seed))
+    prompt = prompt.to(dev)  # (1, T)
+    time_generation(model, prompt[:, :8], 2, use_cache=True)  # warm-up
+    cached = time_generation(model, prompt, new_tokens, use_cache=True)
+    recomputed = time_generation(model, prompt, new_tokens, use_cache=False)
+    return DecodeTiming(cached.seconds, recomputed.seconds, bool(torch.equal(cached.tokens, recomputed.tokens)))

@@ -19,11 +19,11 @@ from core.softmax_stats import d_k_grid, pairwise_head_divergence, scaling_sweep
 from core.toy_inputs import random_embeddings, seeded_embeddings, seeded_module, seeded_projections, word_tokens
 from tests.apptest_utils import chart_specs, error_messages, open_page
 
-STEP = "pages/attention_step_by_step.py"
-SQRT = "pages/why_sqrt_dk.py"
-SCORING = "pages/scoring_functions.py"
-MASKS = "pages/masks.py"
-MHA = "pages/multi_head.py"
+STEP = "pages/foundations/attention_step_by_step.py"
+SQRT = "pages/foundations/why_sqrt_dk.py"
+SCORING = "pages/foundations/scoring_functions.py"
+MASKS = "pages/foundations/masks.py"
+MHA = "pages/multihead_positions/multi_head.py"
 SENTENCE = "the cat sat on the mat because it was tired"
 
 
@@ -88,7 +88,7 @@ def test_step_by_step_weights_equal_core_and_react_to_mask_and_temperature():
     hot, _ = step_trace(mask=causal_mask(10), temperature=2.0)
     close(values(chart(at, "4 · softmax weights")["data"][0]["z"]), hot.weights)
 
-    at.selectbox(key="attention_step_by_step_query").select(7).run()
+    at.selectbox(key="attention_step_by_step_query").select("7·it").run()
     close(values(chart(at, "Query 7·it")["data"][1]["y"]), hot.weights[7])
 
 
@@ -214,7 +214,7 @@ def test_mask_gallery_and_cross_attention_equal_the_core():
     assert gallery[0]["x"][-2:] == ["6·&lt;pad&gt;", "7·&lt;pad&gt;"]
 
     at.slider(key="masks_padding").set_value(5).run()
-    at.selectbox(key="masks_kind").select("padding").run()
+    at.selectbox(key="masks_kind").select("key padding (batched sentences)").run()
     assert_ok(at)
     shown = values(chart(at, "Weights under the padding mask")["data"][0]["z"])
     assert np.allclose(shown[:, 3:], 0) and np.allclose(shown.sum(1), 1)

@@ -5,14 +5,7 @@ import streamlit as st
 import torch
 
 from core import permutation as order
-from core.positional import (
-    LearnedPositionalEmbedding,
-    RelativePositionBias,
-    alibi_bias,
-    alibi_slopes,
-    relative_position_bucket,
-    sinusoidal_encoding,
-)
+from core import positional as pe
 from core.toy_inputs import TokenizeError, checked_tokens, seeded_module
 from figures import positional as figs
 from figures.attention_steps import token_labels
@@ -45,11 +38,11 @@ def rope_view(seed: int, d_head: int, length: int, method: str):
 def learned_table(seed: int) -> tuple[np.ndarray, str, str]:
     """(table, short name, description): a shipped model's learned positions, else a labelled untrained table."""
     for name, card in shipped_cards().items():
-        module = order.first_module(load_shipped(name)[0], LearnedPositionalEmbedding)
+        module = order.first_module(load_shipped(name)[0], pe.LearnedPositionalEmbedding)
         if module is not None:
             about = f"Trained model '{name}' ({card['task']} task, held-out exact match {card['held_out']['exact_match']:.0%})."
             return module.embedding.weight.detach().numpy(), f"'{name}'", about
-    module = seeded_module(lambda: LearnedPositionalEmbedding(32, 64), seed)
+    module = seeded_module(lambda: pe.LearnedPositionalEmbedding(32, 64), seed)
     return module.embedding.weight.detach().numpy(), f"UNTRAINED, seed {seed}", ""
 
 
@@ -79,7 +72,7 @@ def show_sinusoidal(settings) -> None:
     length = st.slider("Sequence length", 4, 128, 32, key=f"{SLUG}_length")
     d_model = st.slider("d_model", 8, 256, 64, step=8, key=f"{SLUG}_d_model")
     kind = st.radio("Similarity", ("dot", "cosine"), horizontal=True, key=f"{SLUG}_similarity")
-    table = sinusoidal_encoding(length, d_model)
+    table = pe.sinusoidal_encoding(length, d_model)
     show_figure(figs.encoding_heatmap(table, f"Sinusoidal encoding, {length} positions × d_model {d_model}"),
                 key=f"{SLUG}_table")
     sim = order.position_similarity(table, kind).numpy()
@@ -123,8 +116,8 @@ def show_rope(settings) -> None:
 def show_alibi(settings) -> None:
     n_heads = st.slider("Heads", 1, 16, 8, key=f"{SLUG}_alibi_heads")
     length = st.slider("Sequence length", 4, 24, 10, key=f"{SLUG}_alibi_len")
-    slopes = alibi_slopes(n_heads).tolist()
-    show_figure(figs.alibi_grid(alibi_bias(n_heads, length, length), slopes), key=f"{SLUG}_alibi")
+    slopes = pe.alibi_slopes(n_heads).tolist()
+    show_figure(figs.alibi_grid(pe.alibi_bias(n_heads, length, length), slopes), key=f"{SLUG}_alibi")
     st.caption("Slopes: " + ", ".join(f"h{h}: {s:.5g}" for h, s in enumerate(slopes)))
 
 
@@ -134,9 +127,9 @@ def show_t5(settings) -> None:
     max_distance = c2.slider("Max distance", 8, 256, 128, key=f"{SLUG}_t5_max")
     bidirectional = c3.toggle("Bidirectional (encoder)", True, key=f"{SLUG}_t5_bidir")
     offsets = torch.arange(-max_distance - 16, max_distance + 17)
-    ids = relative_position_bucket(offsets, bidirectional=bidirectional, num_buckets=buckets, max_distance=max_distance)
+    ids = pe.relative_position_bucket(offsets, bidirectional=bidirectional, num_buckets=buckets, max_distance=max_distance)
     show_figure(figs.bucket_curve(offsets, ids, buckets, max_distance), key=f"{SLUG}_t5_curve")
-    rel = seeded_module(lambda: RelativePositionBias(4, num_buckets=buckets, max_distance=max_distance,
+    rel = seeded_module(lambda: pe.RelativePositionBias(4, num_buckets=buckets, max_distance=max_distance,
                                                            bidirectional=bidirectional), settings.seed)
     names = figs.numbered(16)
     show_figure(heatmap(rel.buckets(16, 16), names, names, "Bucket of every (query, key) pair", colorbar_title="bucket",

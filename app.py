@@ -7,6 +7,6 @@ from ui.navigation import build_navigation
 from ui.settings import render_settings_sidebar
 
 st.set_page_config(page_title="Attention Lab", page_icon="🔦", layout="wide")
-page = st.navigation(build_navigation())
+page = st.navigation(build_navigation(), expanded=True)
 render_settings_sidebar()
 run_page(page)

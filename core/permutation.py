@@ -9,7 +9,7 @@ Positional information breaks that symmetry. Here:
 - :func:`position_score_grid`: score(q at m, k at n) for every (m, n) with RoPE, added sinusoids, or nothing;
   :func:`diagonal_spread` shows RoPE's score depends only on the offset n - m (constant along diagonals).
 - :func:`position_similarity`: dot / cosine similarity between the position vectors of a table; :func:`first_module` finds a trained
-  model's learned table.
+  model's learned table; :func:`relative_bias_example` shows T5's buckets and bias.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from torch import Tensor, nn
 
 from core.attention import attention
 from core.multihead import MultiHeadAttention
-from core.positional import LearnedPositionalEmbedding, RotaryEmbedding, sinusoidal_encoding
+from core.positional import LearnedPositionalEmbedding, RelativePositionBias, RotaryEmbedding, sinusoidal_encoding
 from core.toy_inputs import seeded_embeddings, seeded_module
 
 ModuleT = TypeVar("ModuleT", bound=nn.Module)
@@ -168,6 +168,16 @@ def position_similarity(table: Tensor, kind: str = "cosine") -> Tensor:
         unit = F.normalize(table, dim=-1)  # (L, d)
         return unit @ unit.T
     raise ValueError(f"unknown similarity {kind!r}; choose 'dot' or 'cosine'")
+
+
+@torch.no_grad()
+def relative_bias_example(
+    num_buckets: int, max_distance: int, bidirectional: bool, *, seed: int, length: int = 16, n_heads: int = 4
+) -> tuple[Tensor, Tensor]:
+    """A seeded, untrained :class:`RelativePositionBias`: bucket ids ``(L, L)`` and bias per head ``(H, L, L)``."""
+    rel = seeded_module(lambda: RelativePositionBias(n_heads, num_buckets=num_buckets, max_distance=max_distance,
+                                                     bidirectional=bidirectional), seed)
+    return rel.buckets(length, length), rel(length, length)
 
 
 def first_module(model: nn.Module, kind: type[ModuleT]) -> ModuleT | None:

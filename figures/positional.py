@@ -89,6 +89,22 @@ def alibi_grid(bias, slopes: Sequence[float]) -> go.Figure:
                         colorbar_title="bias", colorscale="Viridis")
 
 
+def bucket_map(buckets) -> go.Figure:
+    """The T5 bucket of every (query, key) pair ``(L, L)``: equal buckets share one learned bias."""
+    labels = numbered(as_numpy(buckets).shape[0])
+    return heatmap(buckets, labels, labels, "Bucket of every (query, key) pair", colorbar_title="bucket",
+                   colorscale="Viridis")
+
+
+def relative_bias_grid(bias, *, trained: bool = False) -> go.Figure:
+    """T5 bias per head ``(H, L, L)``, one panel per head."""
+    values = as_numpy(bias)
+    labels = numbered(values.shape[-1])
+    note = "trained" if trained else "untrained, seeded random values: the bucket staircase is the point"
+    return heatmap_grid(values, labels, labels, [f"head {h}" for h in range(values.shape[0])],
+                        f"Bias per head ({note})", colorbar_title="bias", colorscale=DIVERGING_SCALE)
+
+
 def bucket_curve(offsets, buckets, num_buckets: int, max_distance: int) -> go.Figure:
     """T5 bucket index against the offset key − query: one bucket per offset near 0, logarithmic farther out."""
     trace = go.Scatter(x=as_numpy(offsets), y=as_numpy(buckets), mode="lines", line={"shape": "hv"}, name="bucket",

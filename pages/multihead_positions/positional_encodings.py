@@ -9,7 +9,6 @@ from core import positional as pe
 from core.toy_inputs import TokenizeError, checked_tokens, seeded_module
 from figures import positional as figs
 from figures.attention_steps import token_labels
-from figures.heatmap import heatmap, heatmap_grid
 from ui.charts import show_figure
 from ui.models import load_shipped, shipped_cards
 from ui.settings import get_settings
@@ -113,12 +112,24 @@ def show_rope(settings) -> None:
                 key=f"{SLUG}_offset")
 
 
+# heatmap_grid figures cost ~75 ms for 8 panels: built once per input and shared. Read-only once built
+# (st.plotly_chart and the export panel copy a figure, they never change it).
+@st.cache_resource(max_entries=64, show_spinner=False)
+def alibi_figure(n_heads: int, length: int):
+    return figs.alibi_grid(pe.alibi_bias(n_heads, length, length), pe.alibi_slopes(n_heads).tolist())
+
+
+@st.cache_resource(max_entries=32, show_spinner=False)
+def t5_figures(buckets: int, max_distance: int, bidirectional: bool, seed: int):
+    ids, bias = order.relative_bias_example(buckets, max_distance, bidirectional, seed=seed)
+    return figs.bucket_map(ids), figs.relative_bias_grid(bias)
+
+
 def show_alibi(settings) -> None:
     n_heads = st.slider("Heads", 1, 16, 8, key=f"{SLUG}_alibi_heads")
     length = st.slider("Sequence length", 4, 24, 10, key=f"{SLUG}_alibi_len")
-    slopes = pe.alibi_slopes(n_heads).tolist()
-    show_figure(figs.alibi_grid(pe.alibi_bias(n_heads, length, length), slopes), key=f"{SLUG}_alibi")
-    st.caption("Slopes: " + ", ".join(f"h{h}: {s:.5g}" for h, s in enumerate(slopes)))
+    show_figure(alibi_figure(n_heads, length), key=f"{SLUG}_alibi")
+    st.caption("Slopes: " + ", ".join(f"h{h}: {s:.5g}" for h, s in enumerate(pe.alibi_slopes(n_heads).tolist())))
 
 
 def show_t5(settings) -> None:
@@ -129,16 +140,9 @@ def show_t5(settings) -> None:
     offsets = torch.arange(-max_distance - 16, max_distance + 17)
     ids = pe.relative_position_bucket(offsets, bidirectional=bidirectional, num_buckets=buckets, max_distance=max_distance)
     show_figure(figs.bucket_curve(offsets, ids, buckets, max_distance), key=f"{SLUG}_t5_curve")
-    rel = seeded_module(lambda: pe.RelativePositionBias(4, num_buckets=buckets, max_distance=max_distance,
-                                                           bidirectional=bidirectional), settings.seed)
-    names = figs.numbered(16)
-    show_figure(heatmap(rel.buckets(16, 16), names, names, "Bucket of every (query, key) pair", colorbar_title="bucket",
-                        colorscale="Viridis"), key=f"{SLUG}_t5_map")
-    with torch.no_grad():
-        bias = rel(16, 16)  # (H, 16, 16)
-    show_figure(heatmap_grid(bias, names, names, [f"head {h}" for h in range(4)], "Bias per head (untrained, seeded "
-                             "random values: the bucket staircase is the point)", colorbar_title="bias",
-                             colorscale="RdBu_r"), key=f"{SLUG}_t5_bias")
+    bucket_map, bias_grid = t5_figures(buckets, max_distance, bidirectional, settings.seed)
+    show_figure(bucket_map, key=f"{SLUG}_t5_map")
+    show_figure(bias_grid, key=f"{SLUG}_t5_bias")
 
 
 VIEWS = {"Blind to order": show_permutation, "Sinusoidal": show_sinusoidal, "Learned": show_learned,

@@ -18,9 +18,11 @@ from core.permutation import (
     position_score_grid,
     position_similarity,
     random_permutation,
+    relative_bias_example,
     rope_plane,
 )
-from core.positional import sinusoidal_encoding
+from core.positional import RelativePositionBias, sinusoidal_encoding
+from core.toy_inputs import seeded_module
 
 WORDS = "the quick brown fox jumps over a lazy dog".split()
 
@@ -120,3 +122,12 @@ def test_position_similarity():
     assert float(diagonal_spread(position_similarity(table, "dot"))[1].max()) < 1e-4
     with pytest.raises(ValueError, match="cosine"):
         position_similarity(table, "euclid")
+
+
+def test_relative_bias_example_reads_the_bias_table_through_the_buckets():
+    ids, bias = relative_bias_example(8, 16, True, seed=0, length=6, n_heads=2)
+    assert ids.shape == (6, 6) and bias.shape == (2, 6, 6)
+    rel = seeded_module(lambda: RelativePositionBias(2, num_buckets=8, max_distance=16), 0)
+    assert torch.equal(ids, rel.buckets(6, 6))
+    assert_close(bias, rel.embedding.weight.detach()[ids].permute(2, 0, 1))  # bias[h, i, j] = table[bucket(i, j), h]
+    assert torch.equal(torch.diagonal(ids), torch.zeros(6, dtype=torch.long))  # offset 0 is bucket 0

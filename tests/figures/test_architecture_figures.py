@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from core.permutation import permutation_study, position_score_grid
+from core.permutation import permutation_study, position_score_grid, relative_bias_example
 from core.positional import alibi_bias, alibi_slopes, sinusoidal_encoding
 from core.vit import generated_image, image_to_tensor, patchify
 from figures.block import (
@@ -23,8 +23,10 @@ from figures.layout import panel_axes, panels_layout
 from figures.positional import (
     alibi_grid,
     bucket_curve,
+    bucket_map,
     encoding_heatmap,
     permutation_bars,
+    relative_bias_grid,
     rope_plane_figure,
     score_grid_heatmap,
     score_vs_offset,
@@ -182,3 +184,13 @@ def test_attention_overlay_draws_the_grid_on_the_image_and_outlines_the_query():
 ])
 def test_figures_export_to_png(make):
     assert figure_image(make(), "png")[:4] == b"\x89PNG"
+
+
+def test_t5_figures_show_buckets_and_bias():
+    ids, bias = relative_bias_example(8, 16, True, seed=0, length=5, n_heads=3)
+    fig = bucket_map(ids)
+    np.testing.assert_array_equal(np.asarray(fig.data[0].z), ids.numpy())
+    assert fig.data[0].colorbar.title.text == "bucket"
+    fig = relative_bias_grid(bias)
+    assert len(fig.data) == 3 and "untrained" in title(fig)
+    np.testing.assert_allclose(np.asarray(fig.data[2].z), bias[2].numpy(), rtol=1e-6)

@@ -43,9 +43,11 @@ def score_vs_offset(grid, starts: Sequence[int], title: str, *, y_title: str = "
     """
     values = as_numpy(grid)
     offsets = np.arange(values.shape[1])
+    styles = [("solid", "circle", 9), ("dash", "x", 7), ("dot", "diamond-open", 6)]  # overlapping lines stay visible
     traces = [go.Scatter(x=offsets - m, y=values[m], mode="lines+markers", name=f"from position m={m}",
+                         line={"dash": styles[i % 3][0]}, marker={"symbol": styles[i % 3][1], "size": styles[i % 3][2]},
                          hovertemplate=f"m={m}<br>offset %{{x}}<br>{y_title} %{{y:.4f}}<extra></extra>")
-              for m in starts]
+              for i, m in enumerate(starts)]
     return go.Figure(data=traces, layout=single_layout(title, "offset n − m", y_title))
 
 
@@ -73,11 +75,13 @@ def rope_plane_figure(q_path, k_path, m: int, n: int, pair: int) -> go.Figure:
 
 
 def score_grid_heatmap(grid, title: str) -> go.Figure:
-    """score(q at m, k at n) over (m, n): constant along diagonals when only the offset n − m matters."""
+    """score(q at m, k at n) over (m, n): constant along diagonals when only the offset n − m matters. The colour
+    scale is symmetric, so white is a score of 0."""
     values = as_numpy(grid)
     labels = numbered(values.shape[0])
+    reach = float(np.abs(values).max()) or 1.0
     return heatmap(values, labels, labels, title, colorbar_title="score q·k", x_title="key position n",
-                   y_title="query position m", colorscale=DIVERGING_SCALE)
+                   y_title="query position m", colorscale=DIVERGING_SCALE, zmin=-reach, zmax=reach)
 
 
 def alibi_grid(bias, slopes: Sequence[float]) -> go.Figure:

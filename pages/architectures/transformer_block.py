@@ -40,7 +40,7 @@ def walk_view(words: tuple[str, ...], kind: str, norm_first: bool, d_model: int,
     return pd.DataFrame({
         "step": [s.name for s in steps], "shape": [shape_text(s.shape) for s in steps],
         "per-token RMS": [s.token_rms for s in steps], "mean": [float(s.tensor.mean()) for s in steps],
-        "std": [float(s.tensor.std()) for s in steps], "what": [s.note for s in steps],
+        "std": [float(s.tensor.std(unbiased=False)) for s in steps], "what": [s.note for s in steps],
     })
 
 

@@ -194,3 +194,8 @@ def test_t5_figures_show_buckets_and_bias():
     fig = relative_bias_grid(bias)
     assert len(fig.data) == 3 and "untrained" in title(fig)
     np.testing.assert_allclose(np.asarray(fig.data[2].z), bias[2].numpy(), rtol=1e-6)
+
+
+def test_score_grid_colour_scale_is_centred_on_zero():
+    fig = score_grid_heatmap(np.array([[1.0, -3.0], [2.0, 0.5]]), "t")
+    assert (fig.data[0].zmin, fig.data[0].zmax) == (-3.0, 3.0)

@@ -22,9 +22,9 @@ YOURS = "yours"
 
 
 @st.cache_resource(show_spinner=False)
-def load_shipped(name: str) -> tuple[nn.Module, dict[str, Any]]:
-    """(model, card) of a shipped model; shared, eval mode, requires_grad off: read it, never train it."""
-    model, card = load_model(MODELS_DIR / name)
+def load_shipped(name: str, device: str = "cpu") -> tuple[nn.Module, dict[str, Any]]:
+    """(model, card) of a shipped model on ``device``; shared, eval mode, requires_grad off: read it, never train it."""
+    model, card = load_model(MODELS_DIR / name, device=device)
     model.requires_grad_(False)
     return model, card
 
@@ -56,18 +56,19 @@ def model_options(families: tuple[str, ...] = ("decoder", "seq2seq", "encoder"))
     options = [f"shipped · {name}" for name, card in shipped_cards().items() if card["family"] in families]
     run = session_trainer()
     if run is not None and run.task.family in families:
-        options.insert(0, f"{YOURS} · {run.task.name} (trained {run.step} steps)")
+        options.insert(0, f"{YOURS} · {run.task.name}")  # a stable label: the picker keeps it while training goes on
     return options
 
 
-def resolve_choice(label: str) -> ModelChoice:
-    """The :class:`ModelChoice` for a label from :func:`model_options`."""
+def resolve_choice(label: str, device: str = "cpu") -> ModelChoice:
+    """The :class:`ModelChoice` for a label from :func:`model_options` (shipped models loaded on ``device``; the
+    session's own model stays where it was trained)."""
     source, _, rest = label.partition(" · ")
     if source == YOURS and session_trainer() is not None:
         run = session_trainer()
         about = f"Your {run.task.name} model, trained in this session for {run.step} of {run.cfg.steps} steps."
         return ModelChoice(run.model, run.task, label, about)
-    model, card = load_shipped(rest)
+    model, card = load_shipped(rest, device)
     held = card["held_out"]
     about = (f"Shipped {card['task']} model ({card['model_class']}, {card['n_parameters']:,} parameters, "
              f"{card['config']['positional']} positions): held-out exact match {held['exact_match']:.1%} "

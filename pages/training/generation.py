@@ -20,7 +20,7 @@ with lab:
     if not options:
         st.warning("No decoder model available: train one on the 'Train it yourself' page first.")
         st.stop()
-    choice = resolve_choice(st.selectbox("Model", options, key=f"{SLUG}_model"))
+    choice = resolve_choice(st.selectbox("Model", options, key=f"{SLUG}_model"), str(settings.device))
     task, vocab = choice.task, choice.task.vocab
     st.caption(escape_markdown(choice.about))
     text = st.text_input(f"Input (characters from '{task.input_chars or task.alphabet}')", task.default_input,

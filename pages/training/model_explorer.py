@@ -7,10 +7,12 @@ from course.lessons import escape_markdown
 from figures.heatmap import heatmap, heatmap_grid, position_labels
 from ui.charts import show_figure
 from ui.models import model_options, resolve_choice
+from ui.settings import get_settings
 from ui.shell import page_shell
 
 SLUG = "model_explorer"
 
+settings = get_settings()
 lab = page_shell(SLUG)
 with lab:
     options = model_options()
@@ -18,7 +20,7 @@ with lab:
         st.warning("No model to explore yet: train one on the 'Train it yourself' page (or run "
                    "`python scripts/train_models.py` to rebuild the shipped models).")  # fmt: skip
         st.stop()
-    choice = resolve_choice(st.selectbox("Model", options, key=f"{SLUG}_model"))
+    choice = resolve_choice(st.selectbox("Model", options, key=f"{SLUG}_model"), str(settings.device))
     task = choice.task
     st.caption(escape_markdown(f"{choice.about} Task: {task.description}"))
     allowed = task.input_chars or task.alphabet

@@ -72,7 +72,7 @@ with lab:
 
     if start or resume:
         if start:  # a fresh model of this session only; the shipped models are never touched
-            run = Trainer(build_model(config, seed=settings.seed), task, cfg)
+            run = Trainer(build_model(config, seed=settings.seed).to(settings.device), task, cfg)
             st.session_state[TRAINED_KEY] = run
             st.session_state.pop(f"{SLUG}_at", None)  # the snapshot steps of the new run differ
         bar = status.progress(run.step / run.cfg.steps, text="Starting…")
@@ -102,7 +102,8 @@ with lab:
                                             eval_steps=c["eval_steps"], eval_exact_match=c["eval_exact_match"],
                                             title=f"Shipped {task_name} model: training curves"),
                             key=f"{SLUG}_card_curve")  # fmt: skip
-        snapshot = attention_snapshot(build_model(config, seed=settings.seed), task, task.example())
+        untrained = build_model(config, seed=settings.seed).to(settings.device)
+        snapshot = attention_snapshot(untrained, task, task.example())
         with attention_slot.container():
             show_figure(attention_figure(snapshot, task_name, "Untrained model (step 0)"), key=f"{SLUG}_attn0")
     else:

@@ -142,3 +142,16 @@ def test_every_family_trains_a_step(name):
     history = train(model, task, TrainConfig(steps=2, batch_size=4))
     assert len(history.loss) == 2 and all(math.isfinite(x) for x in history.loss)
     assert 0.0 <= evaluate(model, task, n=8).token_accuracy <= 1.0
+
+
+@pytest.mark.slow
+def test_quick_start_reaches_99_percent_held_out():
+    """The page's default run (reverse, seed 0) must end >= 99% exact match on fresh held-out examples.
+    Its time on the course's CPU is measured by bench/bench_training.py."""
+    from core.training import QUICK_START
+
+    task = get_task(QUICK_START.task)
+    model = build_model(model_config(task, QUICK_START.spec), seed=0)
+    history = train(model, task, replace(QUICK_START.train, seed=0))
+    assert history.eval_exact_match[-1] >= 0.99
+    assert evaluate(model, task, n=1000, seed=31337).exact_match >= 0.99

@@ -10,7 +10,7 @@ from core.training import ModelSpec, TrainConfig, Trainer, build_model, model_co
 from tests.apptest_utils import chart_specs, error_messages, open_page, trace_has_data
 from ui.models import TRAINED_KEY
 
-TRAIN, EXPLORER, GENERATION = "pages/train_it_yourself.py", "pages/model_explorer.py", "pages/generation.py"
+TRAIN, EXPLORER, GENERATION = (f"pages/training/{name}.py" for name in ("train_it_yourself", "model_explorer", "generation"))
 
 
 def data_of(at) -> str:

@@ -13,6 +13,8 @@ from ui.shell import page_shell
 
 SLUG = "efficient_variants"
 SHOWN = [v for v in VARIANTS if v != "full"]
+CHOICES = {f"{INFO[v].label} — {INFO[v].paper}": v for v in SHOWN}  # shown label -> variant
+PROJECTIONS = {"segment means": "pool", "random N(0, 1/k), seeded": "random"}
 SWEEP = {"cpu": [256, 512, 1024, 2048], "cuda": [512, 1024, 2048, 4096, 8192, 16384]}
 SWEEP_HEADS, SWEEP_D = 4, 64
 state = st.session_state
@@ -34,8 +36,7 @@ with lab:
     kind = c3.radio("Inputs", ["local", "random"], horizontal=True, key=f"{SLUG}_inputs",
                     help="local: q = k = the position on a half circle (+ noise), so nearby tokens score high. "
                          "random: i.i.d. N(0, 1), where attention is spread out and every shortcut loses more.")
-    variant = st.selectbox("Variant", SHOWN, format_func=lambda v: f"{INFO[v].label} — {INFO[v].paper}",
-                           key=f"{SLUG}_variant")
+    variant = CHOICES[st.selectbox("Variant", list(CHOICES), key=f"{SLUG}_variant")]
     c4, c5, c6 = st.columns(3)
     window = knob("Window w (sliding, Longformer)", "window", n, 4, c4)
     stride = knob("Stride / block s (strided, fixed)", "stride", n, 4, c5)
@@ -44,10 +45,10 @@ with lab:
     proj_k = knob("Projected length k (Linformer)", "proj_k", n, 8, c7)
     n_buckets = c8.select_slider("Buckets (LSH)", [1, 2, 4, 8, 16], 4, key=f"{SLUG}_buckets")
     n_rounds = c9.slider("Hash rounds (LSH)", 1, 4, 1, key=f"{SLUG}_rounds")
-    projection = st.radio("Linformer E = F", ["pool", "random"], horizontal=True, key=f"{SLUG}_projection",
-                           format_func={"pool": "segment means", "random": "random N(0, 1/k), seeded"}.get,
-                           help="Linformer learns E and F. Untrained, segment means keep the keys' scale; a random "
-                                "projection mixes every key into each row, so the softmax lands on noise.")
+    projection = PROJECTIONS[st.radio("Linformer E = F", list(PROJECTIONS), horizontal=True, key=f"{SLUG}_projection",
+                                      help="Linformer learns E and F. Untrained, segment means keep the keys' scale; a random "
+                                           "projection mixes every key into each row, so the softmax lands on "
+                                           "noise.")]
     causal = st.toggle("Causal (decoder) patterns", False, key=f"{SLUG}_causal")
 
     params = VariantParams(window=window, stride=stride, n_global=n_global, proj_k=proj_k, projection=projection,

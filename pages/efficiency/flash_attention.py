@@ -22,9 +22,8 @@ from ui.shell import page_shell
 SLUG = "flash_attention"
 STEP, PLAYING = f"{SLUG}_step", f"_{SLUG}_playing"  # the step travels in links, "playing" does not
 PLAY_EVERY_S = 1.0
-IO_LENGTHS = [2**p for p in range(8, 17)]
-BLOCKS_IO = [32, 64, 128, 256]
-MAX_IO_TILES = 4096  # the IO count walks the real tile loop: keep it to a few thousand tiles
+IO_LENGTHS = [512, 1024, 2048, 4096, 8192]  # the IO count walks the real tile loop: at most (8192 / 64)² tiles
+BLOCKS_IO = [64, 128, 256]
 state = st.session_state
 
 
@@ -120,17 +119,14 @@ with lab:
     c6, c7 = st.columns(2)
     bq_io = c6.select_slider("B_r (IO)", BLOCKS_IO, 128, key=f"{SLUG}_io_bq")
     bk_io = c7.select_slider("B_c (IO)", BLOCKS_IO, 128, key=f"{SLUG}_io_bk")
-    lengths = [m for m in IO_LENGTHS if -(-m // bq_io) * -(-m // bk_io) <= MAX_IO_TILES]  # the loop is counted
-    if state.get(f"{SLUG}_io_n") not in lengths:
-        state[f"{SLUG}_io_n"] = min(4096, lengths[-1])
-    n_io = st.select_slider("n for the IO count", lengths, key=f"{SLUG}_io_n")
+    n_io = st.select_slider("n for the IO count", IO_LENGTHS, 4096, key=f"{SLUG}_io_n")
     io = traffic(n_io, bq_io, bk_io, causal)
     ratio = io["naive"].total_bytes / io["tiled"].total_bytes
     show_figure(io_bars_figure(io, title=f"Naive moves {ratio:.1f}× the bytes of tiled<br><sup>one head, n = {n_io:,}, "
                                          f"d = 64, float32{', causal' if causal else ''}</sup>"), key=f"{SLUG}_io")
-    totals = {method: [traffic(m, bq_io, bk_io, causal)[method].total_bytes for m in lengths]
+    totals = {method: [traffic(m, bq_io, bk_io, causal)[method].total_bytes for m in IO_LENGTHS]
               for method in ("naive", "tiled")}
-    show_figure(io_vs_n_figure(lengths, totals, title=f"Slow-memory traffic vs n<br><sup>B_r = {bq_io}, B_c = {bk_io}</sup>"),
+    show_figure(io_vs_n_figure(IO_LENGTHS, totals, title=f"Slow-memory traffic vs n<br><sup>B_r = {bq_io}, B_c = {bk_io}</sup>"),
                 key=f"{SLUG}_io_n_fig")
     st.caption("Both grow like n², but the tiled path's n² term is K and V re-read once per query block: "
                "2·n²·d/B_r elements instead of the naive path's 4·n² score reads and writes. Larger blocks (more SRAM) mean "

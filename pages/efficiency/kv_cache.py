@@ -40,26 +40,27 @@ settings = get_settings()
 lab = page_shell(SLUG)
 with lab:
     st.subheader("1. The formula, checked against real cache tensors")
-    c1, c2, c3, c4 = st.columns(4)
+    c1, c2, c3 = st.columns(3)
     context = c1.slider("Context T (tokens)", 1, 128, 48, key=f"{SLUG}_context")
     layers = c2.slider("Layers L", 1, 4, 2, key=f"{SLUG}_layers")
-    heads = c3.select_slider("Query heads H", [1, 2, 4, 8], 4, key=f"{SLUG}_heads")
-    head_dim = c4.select_slider("Head width d", [8, 16, 32], 16, key=f"{SLUG}_head_dim")
-    c5, c6, c7 = st.columns(3)
-    divisors = [h for h in range(heads, 0, -1) if heads % h == 0]
-    if state.get(f"{SLUG}_kv_heads") not in divisors:
-        state[f"{SLUG}_kv_heads"] = divisors[min(1, len(divisors) - 1)]
-    kv_heads = c5.selectbox("Key/value heads H_kv", divisors, key=f"{SLUG}_kv_heads",
-                            format_func=lambda h: f"{h} ({'MHA' if h == heads else 'MQA' if h == 1 else 'GQA'})")
+    head_dim = c3.select_slider("Head width d", [8, 16, 32], 16, key=f"{SLUG}_head_dim")
+    c4, c5 = st.columns(2)
+    kv_heads = c4.select_slider("Key/value heads H_kv", [1, 2, 4], 2, key=f"{SLUG}_kv_heads")
+    group = c5.select_slider("Query heads per key/value head (group size g)", [1, 2, 4], 2, key=f"{SLUG}_group",
+                             help="g = 1: multi-head attention (MHA). H_kv = 1: multi-query (MQA). Else grouped (GQA).")
+    heads = kv_heads * group
+    c6, c7 = st.columns(2)
     batch = c6.slider("Batch B", 1, 4, 1, key=f"{SLUG}_batch")
     dtype = c7.selectbox("dtype", ["float32", "bfloat16", "float16"], key=f"{SLUG}_dtype")
+    kind = "MHA" if group == 1 else "MQA" if kv_heads == 1 else "GQA"
     check = cache_check(layers, heads, kv_heads, head_dim, context, batch, dtype)
     formula, real = check.formula_bytes[-1], check.real_bytes[-1]
     verdict = "✅ equal" if formula == real else "❌ different"
     st.markdown(f"**Formula** 2·L·H_kv·d·T·B·s = {formula:,} bytes ({human_bytes(formula)}) · **real tensors** "
                 f"Σ element_size·numel = {real:,} bytes · **{verdict}**")
     st.caption(f"2 · {layers} · {kv_heads} · {head_dim} · {context} · {batch} · {DTYPE_BYTES[dtype]} = **{formula:,}** "
-               f"bytes. A seeded core `DecoderOnlyModel` (d_model = {heads * head_dim}) prefilled the prompt, then "
+               f"bytes. A seeded core `DecoderOnlyModel` ({kind}: {heads} query heads, {kv_heads} key/value heads, "
+               f"d_model = {heads * head_dim}) prefilled the prompt, then "
                f"decoded token by token; each layer's `KVCache.k` has shape {check.cache_shape} ({check.dtype}), "
                "and v the same.")
     show_figure(cache_growth_figure(check, title=f"KV cache as decoding proceeds<br><sup>{layers} layers × {kv_heads} kv "

@@ -237,7 +237,7 @@ def test_efficient_variants_maps_and_errors_are_the_cores():
 @pytest.mark.parametrize("name", VARIANTS[1:])
 def test_efficient_variants_every_variant_draws_its_pattern(name):
     at = open_page(VARIANTS_PAGE)
-    at.selectbox(key="efficient_variants_variant").select(name).run()
+    at.selectbox(key="efficient_variants_variant").select(f"{INFO[name].label} — {INFO[name].paper}").run()
     assert_ok(at)
     (q, k, v), p = variant_setup()
     result = variant_attention(name, q, k, v, p)
@@ -250,7 +250,7 @@ def test_efficient_variants_every_variant_draws_its_pattern(name):
 def test_efficient_variants_causal_linformer_gets_a_message():
     at = open_page(VARIANTS_PAGE)
     at.toggle(key="efficient_variants_causal").set_value(True).run()
-    at.selectbox(key="efficient_variants_variant").select("linformer").run()
+    at.selectbox(key="efficient_variants_variant").select(f"{INFO['linformer'].label} — {INFO['linformer'].paper}").run()
     assert_ok(at)
     assert any("no causal form" in w.value for w in at.warning)
     labels = {y for bar in chart(at, "Output error vs full attention")["data"] for y in bar["y"]}

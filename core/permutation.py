@@ -75,7 +75,7 @@ def position_table(mode: str, length: int, d_model: int, *, learned: LearnedPosi
     if mode == "learned":
         if learned is None:
             raise ValueError("mode 'learned' needs a LearnedPositionalEmbedding")
-        return learned(torch.arange(length))
+        return learned(torch.arange(length, device=learned.embedding.weight.device))
     raise ValueError(f"unknown position mode {mode!r}; choose one of {POSITION_MODES}")
 
 
@@ -90,28 +90,30 @@ def permutation_experiment(
 ) -> PermutationResult:
     """Self-attention on X ``(T, d_model)`` and on X[perm], with positions added per slot (or RoPE on q/k)."""
     T, d_model = x.shape
-    pos = position_table(mode, T, d_model, learned=learned)  # (T, d_model)
-    rope = RotaryEmbedding(mha.d_k) if mode == "rope" else None
+    pos = position_table(mode, T, d_model, learned=learned).to(x.device)  # (T, d_model)
+    rope = RotaryEmbedding(mha.d_k).to(x.device) if mode == "rope" else None
     out, trace = mha((x + pos)[None], rope=rope)  # (1, T, d_model)
     out_perm, trace_perm = mha((x[perm] + pos)[None], rope=rope)  # (1, T, d_model)
     return PermutationResult(mode, perm, out[0], out_perm[0], trace.weights[0], trace_perm.weights[0])
 
 
 def permutation_study(
-    words: list[str], *, seed: int = 0, shuffle: int = 0, d_model: int = 32, n_heads: int = 4
+    words: list[str], *, seed: int = 0, shuffle: int = 0, d_model: int = 32, n_heads: int = 4,
+    device: torch.device | str = "cpu",
 ) -> dict[str, PermutationResult]:
     """The permutation experiment for a sentence, under every mode of :data:`POSITION_MODES`, all from ``seed``.
 
     Each distinct word gets a seeded random embedding ``(d_model,)`` (:func:`core.toy_inputs.seeded_embeddings`); one seeded
     :class:`MultiHeadAttention` and one seeded learned position table are shared by all modes; ``shuffle`` picks
-    the permutation (another draw for each value).
+    the permutation (another draw for each value). Weights are drawn on the CPU, then run on ``device``.
     """
-    x = seeded_embeddings(words, d_model, seed)  # (T, d_model): the same word, the same vector
-    mha = seeded_module(lambda: MultiHeadAttention(d_model, n_heads).eval(), seed)
+    x = seeded_embeddings(words, d_model, seed).to(device)  # (T, d_model): the same word, the same vector
+    mha = seeded_module(lambda: MultiHeadAttention(d_model, n_heads).eval(), seed).to(device)
     learned = seeded_module(lambda: LearnedPositionalEmbedding(len(words), d_model), seed + 1)
     with torch.no_grad():
         learned.embedding.weight.mul_(50.0)  # std 0.02 -> 1: unit scale, like the word vectors (as if trained)
-    perm = random_permutation(len(words), torch.Generator().manual_seed(seed * 1000 + shuffle + 1))
+    learned = learned.to(device)
+    perm = random_permutation(len(words), torch.Generator().manual_seed(seed * 1000 + shuffle + 1)).to(device)
     return {mode: permutation_experiment(x, perm, mha, mode, learned=learned) for mode in POSITION_MODES}
 
 

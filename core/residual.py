@@ -99,21 +99,22 @@ def make_layer(kind: str, d_model: int, n_heads: int, d_ff: int, **kwargs) -> Tr
 @torch.no_grad()
 def sentence_walk(
     words: list[str], kind: str = "encoder", *, norm_first: bool = False, d_model: int = 64, n_heads: int = 4,
-    d_ff: int = 256, seed: int = 0,
+    d_ff: int = 256, seed: int = 0, device: torch.device | str = "cpu",
 ) -> list[ResidualStep]:
     """Walk a sentence (seeded word vectors, ``(1, T, d_model)``) through one seeded layer.
 
     The decoder layer reads the sentence causally and cross-attends to a seeded encoder layer's output for the same
-    sentence (as if the source and the target were the same text), so every tensor has a real origin.
+    sentence (as if the source and the target were the same text), so every tensor has a real origin. Weights are
+    drawn on the CPU (the same numbers on every device), then the layer runs on ``device``.
     """
-    x = seeded_embeddings(words, d_model, seed)[None]  # (1, T, d_model)
-    encoder = seeded_module(lambda: make_layer("encoder", d_model, n_heads, d_ff, norm_first=norm_first), seed).eval()
-    layer = encoder if kind == "encoder" else seeded_module(
-        lambda: make_layer(kind, d_model, n_heads, d_ff, norm_first=norm_first), seed + 1).eval()
+    x = seeded_embeddings(words, d_model, seed)[None].to(device)  # (1, T, d_model)
+    build = lambda which: make_layer(which, d_model, n_heads, d_ff, norm_first=norm_first)  # noqa: E731
+    encoder = seeded_module(lambda: build("encoder"), seed).to(device).eval()
+    layer = encoder if kind == "encoder" else seeded_module(lambda: build(kind), seed + 1).to(device).eval()
     if kind == "encoder":
         return walk_layer(layer, x)
     memory, _ = encoder(x)  # (1, T, d_model): the "source" the decoder cross-attends to
-    return walk_layer(layer, x, memory, causal_mask(x.shape[1]))
+    return walk_layer(layer, x, memory, causal_mask(x.shape[1], device=device))
 
 
 def layer_parameter_counts(kind: str, d_model: int, n_heads: int, d_ff: int, **kwargs) -> dict[str, int]:
@@ -181,21 +182,22 @@ class DepthProfile:
 
 def depth_profile(
     n_layers: int, d_model: int, n_heads: int, d_ff: int, *, norm_first: bool, length: int = 16, seed: int = 0,
-    causal: bool = False,
+    causal: bool = False, device: torch.device | str = "cpu",
 ) -> DepthProfile:
-    """Forward and backward through ``n_layers`` freshly initialised encoder layers (pre-LN adds the final norm)."""
+    """Forward and backward through ``n_layers`` freshly initialised encoder layers (pre-LN adds the final norm).
+    Weights and inputs are drawn on the CPU, then run on ``device``; the profile comes back on the CPU."""
     generator = torch.Generator().manual_seed(seed)
     layers = seeded_module(
         lambda: nn.ModuleList(EncoderLayer(d_model, n_heads, d_ff, norm_first=norm_first) for _ in range(n_layers)), seed
-    )
-    x = torch.randn(1, length, d_model, generator=generator)  # (1, T, d)
-    target = torch.randn(1, length, d_model, generator=generator)
-    mask = causal_mask(length) if causal else None
+    ).to(device)
+    x = torch.randn(1, length, d_model, generator=generator).to(device)  # (1, T, d)
+    target = torch.randn(1, length, d_model, generator=generator).to(device)
+    mask = causal_mask(length, device=device) if causal else None
     rms = [x.pow(2).mean(-1).sqrt().mean()]
     for layer in layers:
         x, _ = layer(x, mask)  # (1, T, d)
         rms.append(x.pow(2).mean(-1).sqrt().mean())
-    out = LayerNorm(d_model)(x) if norm_first else x  # pre-LN models end with a final norm (GPT-2's ln_f)
+    out = LayerNorm(d_model).to(device)(x) if norm_first else x  # pre-LN models end with a final norm (GPT-2's ln_f)
     (out * target).mean().backward()
     grads = [torch.sqrt(sum(p.grad.pow(2).sum() for p in layer.parameters())) for layer in layers]
-    return DepthProfile(norm_first, torch.stack(rms).detach(), torch.stack(grads).detach())
+    return DepthProfile(norm_first, torch.stack(rms).detach().cpu(), torch.stack(grads).detach().cpu())

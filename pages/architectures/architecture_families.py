@@ -29,15 +29,15 @@ def trained_name(family: str) -> str | None:
 
 
 @st.cache_resource(show_spinner=False)
-def fallback_model(task_name: str, seed: int):
+def fallback_model(task_name: str, seed: int, device: str):
     """An untrained, seeded model (read-only): shown, clearly labelled, only when no trained model is shipped."""
-    return untrained_model(get_task(task_name), seed).requires_grad_(False)
+    return untrained_model(get_task(task_name), seed).to(device).requires_grad_(False)
 
 
 @st.cache_data(max_entries=64, show_spinner="Running the model…")
-def example(family: str, name: str | None, text: str, seed: int):
-    model, task = (fallback_model(FAMILY_TASKS[family], seed), get_task(FAMILY_TASKS[family])) if name is None else (
-        load_shipped(name)[0], get_task(shipped_cards()[name]["task"]))
+def example(family: str, name: str | None, text: str, seed: int, device: str):
+    model, task = (fallback_model(FAMILY_TASKS[family], seed, device), get_task(FAMILY_TASKS[family])) if name is None \
+        else (load_shipped(name, device)[0], get_task(shipped_cards()[name]["task"]))
     result = run_example(model, task, text)
     views = tuple(dataclasses.replace(v, weights=v.weights.numpy(), mask=v.mask.numpy()) for v in result.attentions)
     return dataclasses.replace(result, attentions=views)
@@ -71,11 +71,11 @@ with lab:
     else:
         card = shipped_cards()[name]
         st.caption(f"Trained model '{name}' ({card['task']} task, {card['n_parameters']:,} parameters), held-out "
-                   f"exact match {card['held_out']['exact_match']:.1%}.")
+                   f"exact match {card['held_out']['exact_match']:.1%}; running on {settings.device}.")
     st.caption(escape_markdown(task.description))
     text = st.text_input("Input", task.default_input, key=f"{SLUG}_{family}_text", max_chars=64)
     try:
-        result = example(family, name, text, settings.seed)
+        result = example(family, name, text, settings.seed, str(settings.device))
     except ValueError as err:  # the task's UnknownCharacters / InvalidInput: what to type instead
         st.warning(f"This input cannot be used: {escape_markdown(str(err))}")
         st.stop()

@@ -34,9 +34,10 @@ MAX_WORDS = 24
 
 
 @st.cache_data(max_entries=32)
-def walk_view(words: tuple[str, ...], kind: str, norm_first: bool, d_model: int, n_heads: int, seed: int):
+def walk_view(words: tuple[str, ...], kind: str, norm_first: bool, d_model: int, n_heads: int, seed: int,
+              device: str):
     steps = sentence_walk(list(words), kind, norm_first=norm_first, d_model=d_model, n_heads=n_heads,
-                          d_ff=4 * d_model, seed=seed)
+                          d_ff=4 * d_model, seed=seed, device=device)
     return pd.DataFrame({
         "step": [s.name for s in steps], "shape": [shape_text(s.shape) for s in steps],
         "per-token RMS": [s.token_rms for s in steps], "mean": [float(s.tensor.mean()) for s in steps],
@@ -45,8 +46,8 @@ def walk_view(words: tuple[str, ...], kind: str, norm_first: bool, d_model: int,
 
 
 @st.cache_data(max_entries=16)
-def depth_view(n_layers: int, seed: int):
-    runs = {label: depth_profile(n_layers, 64, 4, 256, norm_first=nf, seed=seed)
+def depth_view(n_layers: int, seed: int, device: str):
+    runs = {label: depth_profile(n_layers, 64, 4, 256, norm_first=nf, seed=seed, device=device)
             for label, nf in (("post-LN (2017)", False), ("pre-LN (GPT-2)", True))}
     return {label: (p.residual_rms.numpy(), p.grad_norm.numpy()) for label, p in runs.items()}
 
@@ -63,10 +64,10 @@ def show_residual(settings) -> None:
         st.warning(str(err))
         return
     st.caption(f"{len(words)} tokens → seeded word vectors (seed {settings.seed}) → one seeded layer, d_ff = 4·d_model. "
-               "The decoder layer cross-attends to an encoder layer's output for the same sentence.")
+               f"Device: {settings.device}. The decoder layer cross-attends to an encoder layer's output for the same sentence.")
     for kind, column in zip(LAYER_KINDS, st.tabs(["Encoder layer", "Decoder layer"]), strict=True):
         with column:
-            table = walk_view(words, kind, norm_first, d_model, n_heads, settings.seed)
+            table = walk_view(words, kind, norm_first, d_model, n_heads, settings.seed, str(settings.device))
             ln = "pre-LN" if norm_first else "post-LN"
             title = f"{kind.capitalize()} layer ({ln}), step by step"
             fig = residual_steps_figure(table["step"], table["shape"], table["per-token RMS"], title)
@@ -100,7 +101,7 @@ def show_ffn() -> None:
 
 def show_depth(settings) -> None:
     n_layers = st.slider("Layers", 2, 48, 24, key=f"{SLUG}_layers")
-    show_figure(depth_figure(depth_view(n_layers, settings.seed)), key=f"{SLUG}_depth")
+    show_figure(depth_figure(depth_view(n_layers, settings.seed, str(settings.device))), key=f"{SLUG}_depth")
     st.caption("Freshly initialised stacks (d_model 64, 4 heads), one seeded input. Post-LN renormalises the stream "
                "after every sub-layer; pre-LN keeps a clean sum, so the stream grows with depth and a final norm "
                "follows. Gradients: the loss is mean(output · random target).")

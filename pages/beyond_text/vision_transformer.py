@@ -40,15 +40,15 @@ def uploaded_image(data: bytes) -> np.ndarray:
 
 
 @st.cache_data(max_entries=16, show_spinner="Running the ViT…")
-def vit_run(image: np.ndarray, patch: int, seed: int):
+def vit_run(image: np.ndarray, patch: int, seed: int, device: str):
     """Attention of a seeded random TinyViT ``(L, H, N+1, N+1)``, raw-pixel attention ``(N, N)``, stage shapes."""
-    pixels = image_to_tensor(image)[None]  # (1, 3, H, W)
+    pixels = image_to_tensor(image)[None].to(device)  # (1, 3, H, W)
     with torch.no_grad():
-        trace = seeded_vit(ViTConfig(image_size=IMAGE_SIZE, patch_size=patch), seed)(pixels)
-        raw = pixel_similarity_attention(trace.patches[0])  # (N, N)
+        trace = seeded_vit(ViTConfig(image_size=IMAGE_SIZE, patch_size=patch), seed).to(device)(pixels)
+        raw = pixel_similarity_attention(trace.patches[0]).cpu()  # (N, N)
     stages = pd.DataFrame(trace.stages(pixels), columns=["stage", "shape", "what happens"])
     stages["shape"] = stages["shape"].map(shape_text)
-    return trace.attention_weights()[:, 0].numpy(), raw.numpy(), stages
+    return trace.attention_weights()[:, 0].cpu().numpy(), raw.numpy(), stages
 
 
 def choose_image() -> tuple[np.ndarray, str]:
@@ -86,7 +86,7 @@ with lab:
     m4.metric("scores/head", f"{(n + 1) ** 2:,}", help="(N+1)² attention scores per head and layer")
     show_figure(patch_strip(image, patch), key=f"{SLUG}_strip")
 
-    weights, raw, stages = vit_run(image, patch, settings.seed)
+    weights, raw, stages = vit_run(image, patch, settings.seed, str(settings.device))
     st.subheader("Patch embedding, [CLS] and positions")
     st.dataframe(stages, hide_index=True, width="stretch")
 
@@ -114,7 +114,7 @@ with lab:
         row, names, full = matrix[labels.index(query)], labels, matrix
         grid = weights_to_grid(torch.from_numpy(row), (rows, cols))
         where = f"random ViT, layer {layer}, {head if head == 'mean of heads' else f'head {head}'}"
-        st.warning(f"This ViT is untrained (random weights, seed {settings.seed}): its attention is nearly uniform "
+        st.warning(f"This ViT is untrained (random weights, seed {settings.seed}, on {settings.device}): its attention is nearly uniform "
                    f"(1/{n + 1} = {1 / (n + 1):.3f}) and what varies mostly reflects pixel similarity, not meaning. "
                    f"Weight on [CLS]: {row[0]:.3f}.")
     query_patch = None if query == CLS_LABEL else labels.index(query) - 1

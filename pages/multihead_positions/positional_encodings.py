@@ -19,9 +19,9 @@ MAX_WORDS = 16
 
 
 @st.cache_data(max_entries=32)
-def permutation_view(words: tuple[str, ...], seed: int, shuffle: int):
-    results = order.permutation_study(list(words), seed=seed, shuffle=shuffle)
-    return results["none"].perm.tolist(), {mode: r.deviation.numpy() for mode, r in results.items()}
+def permutation_view(words: tuple[str, ...], seed: int, shuffle: int, device: str):
+    results = order.permutation_study(list(words), seed=seed, shuffle=shuffle, device=device)
+    return results["none"].perm.tolist(), {mode: r.deviation.cpu().numpy() for mode, r in results.items()}
 
 
 @st.cache_data(max_entries=32)
@@ -57,14 +57,15 @@ def show_permutation(settings) -> None:
     if len(words) < 2:
         st.warning("Type at least two words: a shuffle needs something to move.")
         return
-    perm, deviations = permutation_view(words, settings.seed, shuffle)
+    perm, deviations = permutation_view(words, settings.seed, shuffle, str(settings.device))
     shuffled = [words[i] for i in perm]
     st.text("Shuffled: " + " ".join(shuffled))
     show_figure(figs.permutation_bars(deviations, token_labels(shuffled)), key=f"{SLUG}_perm")
     for col, (mode, dev) in zip(st.columns(len(deviations)), deviations.items(), strict=True):
         col.metric(f"max |Δ|, {mode}", f"{dev.max():.1e}")
-    st.caption("One seeded self-attention layer (random weights), the same for every scheme. Without positions the "
-               "difference is float rounding (≈ 1e-7): the outputs are just permuted. Any positional scheme breaks it.")
+    st.caption(f"One seeded self-attention layer (random weights) on {settings.device}, the same for every scheme. "
+               "Without positions the difference is float rounding (≈ 1e-7): the outputs are just permuted. Any "
+               "positional scheme breaks it.")
 
 
 def show_sinusoidal(settings) -> None:

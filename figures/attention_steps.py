@@ -8,7 +8,6 @@ from collections.abc import Sequence
 
 import numpy as np
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
 from figures.heatmap import as_numpy, position_labels
 
@@ -39,20 +38,28 @@ def query_row_figure(scores_row, weights_row, key_labels: Sequence[str], query_l
     """One query's row before and after softmax: masked, scaled scores (left) and weights (right), one bar per key.
 
     scores_row, weights_row: ``(Lk,)``. Masked keys have score -inf: no bar, and weight exactly 0.
+    Built in one constructor call (no make_subplots / update_*): it is redrawn on every rerun.
     """
     scores, weights = as_numpy(scores_row), as_numpy(weights_row)
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("scores ÷√d_k ÷ temperature (masked: no bar)",
-                                                        "softmax weights (sum to 1)"), horizontal_spacing=0.12)
-    fig.add_trace(go.Bar(x=list(key_labels), y=_finite_or_none(scores), name="score", marker_color="#9ecae1",
-                         hovertemplate="key %{x}<br>score %{y:.4f}<extra></extra>"), row=1, col=1)
-    fig.add_trace(go.Bar(x=list(key_labels), y=weights.tolist(), name="weight", marker_color="#08519c",
-                         hovertemplate="key %{x}<br>weight %{y:.4f}<extra></extra>"), row=1, col=2)
-    fig.update_xaxes(type="category", tickangle=-45, title_text="key")
-    fig.update_yaxes(title_text="score", row=1, col=1)
-    fig.update_yaxes(title_text="weight", range=[0, max(1e-9, float(weights.max())) * 1.1], row=1, col=2)
-    fig.update_layout(title={"text": f"Query {query_label}: its score row and its weight row"}, showlegend=False,
-                      height=340, margin={"l": 10, "r": 10, "t": 70, "b": 10})
-    return fig
+    keys = list(key_labels)
+    axis = {"type": "category", "tickangle": -45, "title": {"text": "key"}}
+    return go.Figure(
+        data=[
+            go.Bar(x=keys, y=_finite_or_none(scores), name="score", marker_color="#9ecae1",
+                   hovertemplate="key %{x}<br>score %{y:.4f}<extra></extra>"),
+            go.Bar(x=keys, y=weights.tolist(), name="weight", marker_color="#08519c", xaxis="x2", yaxis="y2",
+                   hovertemplate="key %{x}<br>weight %{y:.4f}<extra></extra>"),
+        ],
+        layout={
+            "title": {"text": f"Query {query_label}: its score row and its weight row"},
+            "xaxis": {**axis, "domain": [0, 0.44]},
+            "xaxis2": {**axis, "domain": [0.56, 1], "anchor": "y2"},
+            "yaxis": {"title": {"text": "score ÷√d_k ÷ temperature (masked: no bar)"}},
+            "yaxis2": {"title": {"text": "softmax weight (row sums to 1)"}, "anchor": "x2",
+                       "range": [0, max(1e-9, float(weights.max())) * 1.1]},
+            "showlegend": False, "height": 340, "margin": {"l": 10, "r": 10, "t": 50, "b": 10},
+        },
+    )
 
 
 def contributions(weights_row, v) -> np.ndarray:
@@ -66,15 +73,15 @@ def weighted_sum_figure(weights_row, v, output_row, key_labels: Sequence[str], q
     parts = contributions(weights_row, v)  # (Lk, d_v)
     out = as_numpy(output_row)
     dims = dim_labels(out.shape[0])
-    fig = go.Figure()
-    for j, label in enumerate(key_labels):
-        fig.add_trace(go.Bar(x=dims, y=parts[j].tolist(), name=label,
-                             hovertemplate=f"key {label}<br>dim %{{x}}<br>weight·v %{{y:.4f}}<extra></extra>"))
-    fig.add_trace(go.Scatter(x=dims, y=out.tolist(), mode="markers", name="output = Σ weight·v",
-                             marker={"symbol": "diamond", "size": 10, "color": "black"},
-                             hovertemplate="dim %{x}<br>output %{y:.4f}<extra></extra>"))
-    fig.update_layout(barmode="relative", title={"text": f"Output of query {query_label} = Σ_j weight_j · v_j"},
-                      xaxis={"title": {"text": "value dimension"}, "type": "category"},
-                      yaxis={"title": {"text": "contribution"}}, legend={"title": {"text": "key"}},
-                      height=380, margin={"l": 10, "r": 10, "t": 50, "b": 10})
-    return fig
+    bars = [go.Bar(x=dims, y=parts[j].tolist(), name=label,
+                   hovertemplate=f"key {label}<br>dim %{{x}}<br>weight·v %{{y:.4f}}<extra></extra>")
+            for j, label in enumerate(key_labels)]
+    total = go.Scatter(x=dims, y=out.tolist(), mode="markers", name="output = Σ weight·v",
+                       marker={"symbol": "diamond", "size": 10, "color": "black"},
+                       hovertemplate="dim %{x}<br>output %{y:.4f}<extra></extra>")
+    return go.Figure(data=[*bars, total], layout={
+        "barmode": "relative", "title": {"text": f"Output of query {query_label} = Σ_j weight_j · v_j"},
+        "xaxis": {"title": {"text": "value dimension"}, "type": "category"},
+        "yaxis": {"title": {"text": "contribution"}}, "legend": {"title": {"text": "key"}},
+        "height": 380, "margin": {"l": 10, "r": 10, "t": 50, "b": 10},
+    })

@@ -22,6 +22,5 @@ def mask_gallery_figure(masks, weights, names: Sequence[str], labels: Sequence[s
     titles = [f"{n}: mask" for n in names] + [f"{n}: weights" for n in names]
     fig = heatmap_grid(stack, labels, labels, titles, "Masks (top, 1 = may attend) and the weights they produce "
                        "(bottom), same q, k, v", cols=len(names), colorbar_title="mask / weight")
-    fig.update_layout(height=560)
-    fig.update_annotations(font_size=11)
+    fig.layout.height = 560
     return fig

@@ -30,8 +30,10 @@ def concat_figure(concat, labels: Sequence[str], n_heads: int) -> go.Figure:
     fig = heatmap(c, columns, labels, f"Concat(head_0 … head_{n_heads - 1}): ({c.shape[0]}, {n_heads}·{d_k} = "
                   f"{c.shape[1]})", colorbar_title="value", x_title="head · dimension", y_title="token",
                   colorscale=DIVERGING_SCALE)
-    for h in range(1, n_heads):  # boundary between head h-1 and head h (category axis: index - 0.5)
-        fig.add_vline(x=h * d_k - 0.5, line={"color": "black", "width": 1, "dash": "dot"})
+    fig.layout.shapes = [  # boundary between head h-1 and head h (category axis: index - 0.5); one assignment
+        {"type": "line", "x0": h * d_k - 0.5, "x1": h * d_k - 0.5, "xref": "x", "y0": 0, "y1": 1, "yref": "paper",
+         "line": {"color": "black", "width": 1, "dash": "dot"}} for h in range(1, n_heads)
+    ]
     return fig
 
 

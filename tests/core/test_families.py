@@ -76,3 +76,16 @@ def test_family_masks():
     masks = family_masks(4)
     assert list(masks) == ["encoder-only", "decoder-only", "enc-dec: decoder", "enc-dec: cross"]
     assert torch.equal(masks["decoder-only"], causal_mask(4)) and bool(masks["enc-dec: cross"].all())
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("family", list(FAMILY_TASKS))
+def test_examples_on_cuda_match_cpu(family):
+    task = get_task(FAMILY_TASKS[family])
+    text = "abcdef" if task.name == "reverse" else task.default_input
+    cpu = run_example(untrained_model(task), task, text)
+    gpu = run_example(untrained_model(task).to("cuda"), task, text)
+    assert gpu.answer == cpu.answer
+    for a, b in zip(cpu.attentions, gpu.attentions, strict=True):
+        assert torch.equal(a.mask, b.mask)
+        assert_close(b.weights, a.weights, atol=1e-5, rtol=1e-4)

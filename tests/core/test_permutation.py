@@ -131,3 +131,11 @@ def test_relative_bias_example_reads_the_bias_table_through_the_buckets():
     assert torch.equal(ids, rel.buckets(6, 6))
     assert_close(bias, rel.embedding.weight.detach()[ids].permute(2, 0, 1))  # bias[h, i, j] = table[bucket(i, j), h]
     assert torch.equal(torch.diagonal(ids), torch.zeros(6, dtype=torch.long))  # offset 0 is bucket 0
+
+
+@pytest.mark.cuda
+def test_permutation_study_on_cuda_matches_cpu():
+    cpu, gpu = permutation_study(WORDS), permutation_study(WORDS, device="cuda")
+    assert gpu["none"].max_deviation < 1e-5
+    for mode in POSITION_MODES:
+        assert_close(gpu[mode].deviation.cpu(), cpu[mode].deviation, atol=1e-5, rtol=1e-3)

@@ -113,3 +113,13 @@ def test_depth_profile_post_ln_stays_normalised_pre_ln_grows():
     assert_close(post.residual_rms[1:], torch.ones(12), atol=1e-3, rtol=0)  # LayerNorm output, γ = 1, β = 0
     assert float(pre.residual_rms[-1]) > 1.2 * float(pre.residual_rms[1])  # a clean sum keeps growing
     assert bool((post.grad_norm > 0).all() and (pre.grad_norm > 0).all())
+
+
+@pytest.mark.cuda
+def test_walk_and_depth_give_the_same_numbers_on_cuda():
+    cpu, gpu = sentence_walk(["a", "b", "c"], "decoder"), sentence_walk(["a", "b", "c"], "decoder", device="cuda")
+    for a, b in zip(cpu, gpu, strict=True):
+        assert_close(b.tensor.cpu(), a.tensor, atol=1e-5, rtol=1e-4)
+    pa, pb = (depth_profile(6, 32, 4, 64, norm_first=True, device=d) for d in ("cpu", "cuda"))
+    assert_close(pb.residual_rms, pa.residual_rms, atol=1e-5, rtol=1e-4)
+    assert_close(pb.grad_norm, pa.grad_norm, atol=1e-5, rtol=1e-3)

@@ -142,3 +142,12 @@ def test_labels_and_grid_helpers():
     row = torch.arange(7.0)  # [CLS] then 6 patches
     assert_close(weights_to_grid(row, (2, 3)), torch.tensor([[1.0, 2, 3], [4, 5, 6]]))
     assert_close(weights_to_grid(row[1:], (2, 3), has_cls=False), torch.tensor([[1.0, 2, 3], [4, 5, 6]]))
+
+
+@pytest.mark.cuda
+def test_tiny_vit_on_cuda_matches_cpu():
+    images = image_to_tensor(generated_image("shapes", 96))[None]
+    with torch.no_grad():
+        cpu = seeded_vit(ViTConfig(), 0)(images).attention_weights()
+        gpu = seeded_vit(ViTConfig(), 0).to("cuda")(images.to("cuda")).attention_weights()
+    assert_close(gpu.cpu(), cpu, atol=1e-5, rtol=1e-4)

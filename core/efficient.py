@@ -187,14 +187,15 @@ def linear_attention(q: Tensor, k: Tensor, v: Tensor, *, causal: bool = False) -
 
     q, k ``(..., n, d)``, v ``(..., n, d_v)``. The causal running sums are the state of an RNN.
     """
-    fq, fk = elu_feature_map(q), elu_feature_map(k)  # (..., n, d)
+    work = torch.promote_types(q.dtype, torch.float32)  # the sums over n overflow float16: accumulate in float32
+    fq, fk, v32 = elu_feature_map(q.to(work)), elu_feature_map(k.to(work)), v.to(work)  # (..., n, d)
     if not causal:
-        state = fk.transpose(-2, -1) @ v  # (..., d, d_v)  Σ_j φ(k_j) v_jᵀ, computed once
+        state = fk.transpose(-2, -1) @ v32  # (..., d, d_v)  Σ_j φ(k_j) v_jᵀ, computed once
         norm = fk.sum(dim=-2)  # (..., d)  Σ_j φ(k_j)
-        return (fq @ state) / (fq @ norm[..., None])  # (..., n, d_v)
-    state = torch.cumsum(fk[..., :, None] * v[..., None, :], dim=-3)  # (..., n, d, d_v) prefix sums
+        return ((fq @ state) / (fq @ norm[..., None])).to(v.dtype)  # (..., n, d_v)
+    state = torch.cumsum(fk[..., :, None] * v32[..., None, :], dim=-3)  # (..., n, d, d_v) prefix sums
     norm = fk.cumsum(dim=-2)  # (..., n, d)
-    return (fq[..., None, :] @ state).squeeze(-2) / (fq * norm).sum(dim=-1, keepdim=True)
+    return ((fq[..., None, :] @ state).squeeze(-2) / (fq * norm).sum(dim=-1, keepdim=True)).to(v.dtype)
 
 
 def linformer_projection(n: int, k: int, seed: int, kind: str = "random") -> Tensor:

@@ -312,3 +312,30 @@ def test_sweep_params_are_valid_at_every_length():
     for n in (128, 256, 1000, 4096, 16384):
         p = sweep_params(n)
         assert p.n_buckets % 2 == 0 and n / p.n_buckets <= 128
+
+
+# ------------------------------------------------------------------ CUDA (skipped without a GPU)
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("causal", [False, True])
+@pytest.mark.parametrize("name", [v for v in VARIANTS if v != "linformer"] + ["linformer"])
+def test_fast_paths_on_cuda_equal_the_cpu_reference(name, causal):
+    if name == "linformer" and causal:
+        pytest.skip("Linformer has no causal form")
+    q, k, v = qkv(77, 16)
+    p = VariantParams(window=5, stride=6, n_global=3, proj_k=9, n_buckets=4, causal=causal)
+    expected = variant_attention(name, q, k, v, p).output
+    on_gpu = fast_variant_attention(name, q.cuda(), k.cuda(), v.cuda(), p)
+    assert on_gpu.is_cuda
+    torch.testing.assert_close(on_gpu.cpu(), expected)
+
+
+@pytest.mark.cuda
+def test_sweep_sizes_run_on_cuda_in_float16():
+    n = 4096
+    q, k, v = (x.cuda().half() for x in qkv(n, 64, lead=(1, 4), dtype=torch.float32))
+    full = naive_attention(q.float(), k.float(), v.float())
+    for name in VARIANTS:
+        out = fast_variant_attention(name, q, k, v, sweep_params(n))
+        assert out.shape == full.shape and torch.isfinite(out).all(), name

@@ -21,7 +21,9 @@ def test_home_page_lists_the_course(browser, app_url):
     context, page, log = _open(browser, app_url)
     try:
         page.wait_for_selector("h1:has-text('Attention Lab')", timeout=60_000)
-        assert page.locator("[data-testid='stPageLink']").count() >= len(PAGES) + 1
+        links = page.locator("[data-testid='stMain'] [data-testid='stPageLink']")
+        links.nth(len(PAGES)).wait_for(state="visible", timeout=60_000)  # "start here" + one per page
+        assert links.count() >= len(PAGES) + 1
         assert page.locator("[data-testid='stSidebarNav']").is_visible()
         assert not page.locator("[data-testid='stException']").count()
         assert not log.errors, log.errors

@@ -65,14 +65,13 @@ def show_residual(settings) -> None:
         return
     st.caption(f"{len(words)} tokens → seeded word vectors (seed {settings.seed}) → one seeded layer, d_ff = 4·d_model. "
                f"Device: {settings.device}. The decoder layer cross-attends to an encoder layer's output for the same sentence.")
-    for kind, column in zip(LAYER_KINDS, st.tabs(["Encoder layer", "Decoder layer"]), strict=True):
-        with column:
-            table = walk_view(words, kind, norm_first, d_model, n_heads, settings.seed, str(settings.device))
-            ln = "pre-LN" if norm_first else "post-LN"
-            title = f"{kind.capitalize()} layer ({ln}), step by step"
-            fig = residual_steps_figure(table["step"], table["shape"], table["per-token RMS"], title)
-            show_figure(fig, key=f"{SLUG}_{kind}_steps")
-            st.dataframe(table, hide_index=True, width="stretch")
+    kind = st.radio("Layer", LAYER_KINDS, horizontal=True, key=f"{SLUG}_kind",
+                    help="The decoder layer adds masked self-attention and cross-attention over the encoder output.")
+    table = walk_view(words, kind, norm_first, d_model, n_heads, settings.seed, str(settings.device))
+    title = f"{kind.capitalize()} layer ({'pre-LN' if norm_first else 'post-LN'}), step by step"
+    fig = residual_steps_figure(table["step"], table["shape"], table["per-token RMS"], title)
+    show_figure(fig, key=f"{SLUG}_steps")
+    st.dataframe(table, hide_index=True, width="stretch")
 
 
 def show_norms(settings) -> None:

@@ -122,7 +122,8 @@ with lab:
                 key=f"{SLUG}_overlay")
     st.caption(f"Weights of {query} over the patches ({where}) on the image, the query outlined. Colours span this "
                f"map's range, {grid.min():.4f} to {grid.max():.4f}.")
-    if len(names) <= MAX_FULL_MAP:
+    show_full = st.toggle("Also show every token's attention (the full map)", False, key=f"{SLUG}_full_map")
+    if show_full and len(names) <= MAX_FULL_MAP:
         show_figure(heatmap(full, names, names, "Every token's attention weights"), key=f"{SLUG}_full")
-    else:
+    elif show_full:
         st.caption(f"The full {len(names)}×{len(names)} map is not drawn at this patch size (choose p ≥ 12 to see it).")

@@ -101,7 +101,7 @@ def show_rope(settings) -> None:
     n = c2.slider("Key position n", 0, length - 1, 5, key=f"{SLUG}_n")
     pair = c3.slider("Rotation plane i", 0, d_head // 2 - 1, 0, key=f"{SLUG}_pair")
     method = st.radio("Position applied to q and k", ("rope", "sinusoidal", "none"), horizontal=True,
-                      format_func={"rope": "RoPE (rotate)", "sinusoidal": "sinusoids added", "none": "none"}.get,
+                      help="rope: rotate q and k; sinusoidal: add PE(m) to q and PE(n) to k; none: no positions",
                       key=f"{SLUG}_method")
     grid, spread, paths = rope_view(settings.seed, d_head, length, method)
     show_figure(figs.rope_plane_figure(paths[pair], paths[d_head // 2 + pair], m, n, pair), key=f"{SLUG}_plane")

@@ -12,7 +12,7 @@ import torch
 from PIL import Image
 
 from core.checkpoints import MODELS_DIR, load_model, read_card, shipped_names
-from core.families import FAMILY_TASKS, family_masks, run_example, untrained_model
+from core.families import FAMILY_NAMES, FAMILY_TASKS, family_masks, run_example, untrained_model
 from core.image_input import load_image
 from core.permutation import permutation_study, position_score_grid, position_similarity
 from core.positional import (
@@ -162,10 +162,12 @@ def test_residual_stream_bars_are_the_core_walk():
     assert not at.exception, error_messages(at)
     words = "the cat sat on the mat".split()
     for kind in ("encoder", "decoder"):
+        at.radio(key="transformer_block_kind").set_value(kind).run()
         steps = sentence_walk(words, kind, norm_first=False, d_model=64, n_heads=4, d_ff=256, seed=0)
         bars = chart(at, f"{kind.capitalize()} layer (post-LN)")["data"][0]
         np.testing.assert_allclose(array(bars["y"]), [s.token_rms for s in steps], rtol=1e-5)
         assert bars["text"] == [f"({', '.join(map(str, s.shape))})" for s in steps]
+    at.radio(key="transformer_block_kind").set_value("encoder").run()
     at.toggle(key="transformer_block_norm_first").set_value(True).run()
     names = chart(at, "Encoder layer (pre-LN)")["data"][0]["x"]
     assert names[1] == "1·LayerNorm (before self-attention)"
@@ -226,6 +228,7 @@ def test_vit_default_view_matches_the_core():
     index = array(chart(at, "6×6 patches of 16×16")["data"][1]["z"])
     np.testing.assert_array_equal(index, np.arange(36).reshape(6, 6))
     np.testing.assert_allclose(array(chart(at, "Where p0 looks")["data"][1]["z"]), raw[0].reshape(6, 6), rtol=1e-5)
+    at.toggle(key="vision_transformer_full_map").set_value(True).run()
     np.testing.assert_allclose(array(chart(at, "Every token's attention")["data"][0]["z"]), raw, rtol=1e-5)
     assert metric(at, "tokens") == "37"
 
@@ -239,6 +242,7 @@ def test_vit_random_model_view_and_patch_size():
     weights = trace.attention_weights()[0, 0].mean(0).numpy()  # layer 1, mean of heads: (37, 37)
     np.testing.assert_allclose(array(chart(at, "Where p0 looks")["data"][1]["z"]), weights[1, 1:].reshape(6, 6),
                                rtol=1e-4, atol=1e-7)
+    at.toggle(key="vision_transformer_full_map").set_value(True)
     at.select_slider(key="vision_transformer_patch").set_value(8).run()
     assert not at.exception and metric(at, "patches") == "144"
     assert any("not drawn at this patch size" in c.value for c in at.caption)
@@ -323,7 +327,8 @@ def test_family_overview_masks_come_from_the_core():
 @pytest.mark.parametrize("family", ["encoder", "decoder", "seq2seq"])
 def test_family_live_example_matches_the_core(family):
     at = open_page(FAMILIES)
-    at.radio(key="architecture_families_family").set_value(family).run()
+    radio = at.radio(key="architecture_families_family")
+    radio.set_value(next(o for o in radio.options if o.startswith(FAMILY_NAMES[family]))).run()
     assert not at.exception, error_messages(at)
     model, task = _family_model(family)
     text = task.default_input
@@ -344,3 +349,36 @@ def test_family_bad_input_gets_a_message():
         at.text_input(key="architecture_families_encoder_text").input(text).run()
         assert not at.exception, error_messages(at)
         assert any("cannot be used" in w.value for w in at.warning)
+
+
+# ------------------------------------------------------------------------------------------------ every view, extremes
+def _extreme(widget, high: bool):
+    if widget.type in ("slider", "number_input"):
+        return widget.max if high else widget.min
+    if widget.type in ("select_slider", "radio", "selectbox"):
+        options = list(widget.options)
+        return options[-1 if high else 0]
+    if widget.type in ("toggle", "checkbox"):
+        return high
+    return None
+
+
+@pytest.mark.parametrize("module,view_key", [(POSITIONAL, "positional_encodings_view"),
+                                             (BLOCK, "transformer_block_view"),
+                                             (FAMILIES, "architecture_families_family")])
+@pytest.mark.parametrize("high", [False, True], ids=["min", "max"])
+def test_every_view_survives_its_widgets_extremes(module, view_key, high):
+    """The registry-wide fuzz only reaches the default view's widgets; this visits every view of the page."""
+    at = open_page(module)
+    for view in list(at.radio(key=view_key).options):
+        at.radio(key=view_key).set_value(view).run()
+        for kind in ("slider", "select_slider", "selectbox", "radio", "toggle"):
+            for widget in at.get(kind):
+                if not widget.key or widget.key == view_key or widget.key.startswith(("settings_", "quiz")):
+                    continue
+                value = _extreme(widget, high)
+                if value is not None:
+                    widget.select(value) if kind == "selectbox" else widget.set_value(value)
+        at.run()
+        assert not at.exception, (view, error_messages(at))
+        assert chart_specs(at) or at.warning, view  # a figure, or a message saying what to change

@@ -14,7 +14,7 @@ import plotly.graph_objects as go
 from core.efficient import INFO
 from figures.heatmap import DIVERGING_SCALE, as_numpy, heatmap
 from figures.layout import single_layout
-from figures.memory import LEGEND_BELOW, time_figure
+from figures.memory import LEGEND_BELOW, MIB, log_log_layout, time_figure
 
 KIND_COLORS = {"reference": "#636363", "different mask": "#2171b5", "approximates softmax": "#cb181d"}
 VARIANT_COLORS = {"full": "#000000", "sliding_window": "#2171b5", "strided": "#6baed6", "fixed": "#08519c",
@@ -52,3 +52,14 @@ def cost_figure(measured: Mapping[str, Mapping[int, float]], *, title: str) -> g
     """Measured time per call against n (log-log) for each variant's fast path, with an n² guide."""
     names = {v: INFO[v].label for v in measured}
     return time_figure(measured, title=title, names=names, colors=VARIANT_COLORS)
+
+
+def peak_figure(measured: Mapping[str, Mapping[int, int]], *, title: str) -> go.Figure:
+    """Measured peak bytes (MiB) of one call against n (log-log), one line per variant: n² for full attention,
+    about linear for the rest."""
+    ns = sorted({n for by_n in measured.values() for n in by_n})
+    lines = [go.Scatter(x=list(by_n), y=[b / MIB for b in by_n.values()], mode="markers+lines", name=INFO[v].label,
+                        marker={"color": VARIANT_COLORS[v], "size": 8}, line={"color": VARIANT_COLORS[v]},
+                        hovertemplate="n %{x}<br>%{y:,.2f} MiB<extra>" + INFO[v].label + "</extra>")
+             for v, by_n in measured.items()]
+    return go.Figure(lines, log_log_layout(title, ns or [1], "peak memory of one call (MiB, log scale)", height=440))

@@ -89,6 +89,7 @@ def memory_terms_figure(terms: Mapping[str, Mapping[str, int]], *, title: str) -
                hovertemplate=f"{part}<br>%{{x:,.3f}} MiB<extra></extra>")
         for method, parts in terms.items() for part, nbytes in parts.items()
     ]
-    layout = single_layout(title, "predicted bytes (MiB)", "", height=420, barmode="stack", legend=LEGEND_BELOW)
+    layout = single_layout(title, "predicted bytes (MiB)", "", height=440, barmode="stack",
+                           legend={**LEGEND_BELOW, "y": -0.3})
     layout["yaxis"]["automargin"] = True
     return go.Figure(bars, layout)

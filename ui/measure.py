@@ -13,7 +13,6 @@ fused ``scaled_dot_product_attention``, the reference) and "variant:<name>" (``c
 
 from __future__ import annotations
 
-import statistics
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -48,7 +47,7 @@ class Point:
 
 @dataclass(frozen=True)
 class Measurement:
-    """Median seconds of the timed calls and the peak bytes allocated by one call (``core.memory_meter``)."""
+    """Best (least disturbed) seconds of the timed calls and the peak bytes one call allocates (``core.memory_meter``)."""
 
     seconds: float
     peak_bytes: int
@@ -80,7 +79,8 @@ def _sync(device: torch.device) -> None:
 
 @st.cache_data(max_entries=4096, show_spinner=False)
 def measure_point(device: str, n: int, d: int, heads: int, dtype: str, method: str) -> Measurement:
-    """Time (median after a warm-up) and peak memory of one method at one size; cached per all six arguments."""
+    """Time (the best of up to MAX_REPEATS calls after a warm-up: the least disturbed by other work on the machine)
+    and peak memory of one method at one size; cached per all six arguments."""
     dev = torch.device(device)
     gen = torch.Generator().manual_seed(n)
     q, k, v = (torch.randn(1, heads, n, d, generator=gen).to(dev, DTYPES[dtype]) for _ in range(3))  # (1, H, n, d)
@@ -96,7 +96,7 @@ def measure_point(device: str, n: int, d: int, heads: int, dtype: str, method: s
             _sync(dev)
             times.append(time.perf_counter() - start)
         peak = measure_peak(fn, q, k, v, device=dev).peak_bytes
-    return Measurement(statistics.median(times), peak, len(times))
+    return Measurement(min(times), peak, len(times))
 
 
 def _store(name: str) -> dict[Point, Measurement]:
@@ -137,13 +137,16 @@ class DecodeTiming:
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
-def measure_decoding(device: str, prompt_len: int, new_tokens: int, seed: int = 0) -> DecodeTiming:
-    """Greedy generation by a seeded 4-layer decoder (d_model 128, 4 heads): once with the cache, once without."""
+def measure_decoding(device: str, prompt_len: int, new_tokens: int, seed: int = 0, repeats: int = 3) -> DecodeTiming:
+    """Greedy generation by a seeded 4-layer decoder (d_model 128, 4 heads), with the cache and without, each
+    ``repeats`` times; per token the best time is kept (the least disturbed by other work on the machine)."""
     dev = torch.device(device)
     model = small_decoder(4, 4, 4, 32, prompt_len + new_tokens, seed=seed).to(dev)
     prompt = torch.randint(0, model.config.vocab_size, (1, prompt_len), generator=torch.Generator().manual_seed(seed))
     prompt = prompt.to(dev)  # (1, T)
     time_generation(model, prompt[:, :8], 2, use_cache=True)  # warm-up
-    cached = time_generation(model, prompt, new_tokens, use_cache=True)
-    recomputed = time_generation(model, prompt, new_tokens, use_cache=False)
-    return DecodeTiming(cached.seconds, recomputed.seconds, bool(torch.equal(cached.tokens, recomputed.tokens)))
+    runs = {mode: [time_generation(model, prompt, new_tokens, use_cache=mode) for _ in range(repeats)]
+            for mode in (True, False)}
+    best = {mode: [min(times) for times in zip(*(r.seconds for r in rs), strict=True)] for mode, rs in runs.items()}
+    same = all(torch.equal(r.tokens, runs[True][0].tokens) for rs in runs.values() for r in rs)
+    return DecodeTiming(best[True], best[False], same)

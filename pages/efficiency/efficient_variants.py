@@ -5,7 +5,7 @@ import streamlit as st
 
 from core.efficient import INFO, VARIANTS, VariantParams, relative_error, variant_attention, variant_inputs
 from core.memory_guard import check_attention_memory
-from figures.efficient import cost_figure, error_figure, pattern_figure
+from figures.efficient import cost_figure, error_figure, pattern_figure, peak_figure
 from ui.charts import show_figure
 from ui.measure import Point, measured, run_measurements
 from ui.settings import get_settings
@@ -81,10 +81,9 @@ with lab:
 
     st.subheader("Exact or approximate? All variants on these inputs")
     table = pd.DataFrame([{
-        "variant": INFO[name].label,
+        "variant": INFO[name].label, "relative error": errors[name], "scores here": None if r is None else r.n_scores,
         "exact or approximate": ("exact softmax attention, different (sparse) mask → ≈ full attention"
                                  if INFO[name].kind == "different mask" else "approximates softmax attention itself"),
-        "relative error": errors[name], "scores here": None if r is None else r.n_scores,
         "cost per head": INFO[name].cost, "paper": INFO[name].paper,
     } for name, r in results.items()])
     st.dataframe(table, hide_index=True, width="stretch")
@@ -113,7 +112,11 @@ with lab:
     times = {name: {m: r.seconds for m, r in done[f"variant:{name}"].items()} for name in VARIANTS
              if f"variant:{name}" in done}
     if times:
-        show_figure(cost_figure(times, title=f"Time per call vs n<br><sup>each variant's fast path, {device}</sup>"), key=f"{SLUG}_cost")
+        show_figure(cost_figure(times, title=f"Time per call vs n<br><sup>each variant's fast path, {device}, best of "
+                                             "up to 5 runs</sup>"), key=f"{SLUG}_cost")
+        peaks = {name: {m: r.peak_bytes for m, r in done[f"variant:{name}"].items()} for name in times}
+        show_figure(peak_figure(peaks, title=f"Peak memory of one call vs n<br><sup>measured on {device}</sup>"),
+                    key=f"{SLUG}_peak")
     else:
         st.info("Press **Measure** to time every variant at n = " + ", ".join(f"{m:,}" for m in lengths) +
                 " on your device (each point is measured once and cached).")

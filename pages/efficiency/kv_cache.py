@@ -94,7 +94,8 @@ with lab:
                                                 f"{calc_batch}, {calc_dtype}</sup>"), key=f"{SLUG}_sharing")
         mine = kv_cache_bytes(values["layers"], values["kv_heads"], values["head_dim"], positions, calc_batch,
                               DTYPE_BYTES[calc_dtype])
-        st.caption(f"This shape: **{human_bytes(mine)}**; {values['heads'] // values['kv_heads']} query heads share "
+        group = values["heads"] // values["kv_heads"]
+        st.caption(f"This shape: **{human_bytes(mine)}**; {group} query head{'s share' if group > 1 else ' uses'} "
                    "each key/value head. Query heads, and so attention FLOPs, are the same in all three bars."
                    + (f" Source: {preset.source}." if preset else ""))
 

@@ -71,7 +71,7 @@ with lab:
                                                            f"{dtype_name}, batch 1</sup>"), key=f"{SLUG}_memory")
     if results:
         show_figure(time_figure({m: {n: r.seconds for n, r in v.items()} for m, v in results.items()},
-                                title=f"Time per call vs n<br><sup>{device_label(device)}, median of up to 5 runs</sup>"),
+                                title=f"Time per call vs n<br><sup>{device_label(device)}, best of up to 5 runs</sup>"),
                     key=f"{SLUG}_time")
         rows = [{"n": n, "method": NAMES[m], "time (ms)": r.seconds * 1e3, "measured peak (MiB)": r.peak_bytes / 2**20,
                  "predicted peak (MiB)": predicted[m][ns.index(n)] / 2**20 if m in predicted else None}

@@ -22,7 +22,7 @@ from core.memory import (
     tiled_memory_terms,
 )
 from core.tiled import trace_tiled_attention
-from figures.efficient import cost_figure, error_figure, pattern_figure
+from figures.efficient import cost_figure, error_figure, pattern_figure, peak_figure
 from figures.flash import (
     io_bars_figure,
     io_vs_n_figure,
@@ -174,9 +174,12 @@ def test_error_figure_draws_each_variants_relative_error():
     assert {bar.name for bar in fig.data} == {"different mask", "approximates softmax"}
 
 
-def test_cost_figure_names_variants():
+def test_cost_and_peak_figures_name_variants_and_draw_their_numbers():
     fig = cost_figure({"full": {256: 0.01, 512: 0.04}, "linear": {256: 0.001, 512: 0.002}}, title="t")
     assert {t.name for t in fig.data} >= {INFO["full"].label, INFO["linear"].label}
+    peaks = peak_figure({"full": {256: 4 * MIB, 512: 16 * MIB}}, title="t")
+    np.testing.assert_allclose(values(peaks.data[0], "y"), [4, 16])
+    assert peaks.layout.yaxis.type == "log" and peaks.data[0].name == INFO["full"].label
 
 
 # ------------------------------------------------------------------ figures/kv_cache.py

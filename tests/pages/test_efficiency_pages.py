@@ -266,6 +266,10 @@ def test_efficient_variants_cost_is_measured_behind_the_button(quick_measurement
     lines = {t["name"]: t for t in spec["data"]}
     assert {INFO[v].label for v in VARIANTS} <= set(lines)
     assert list(values(lines[INFO["linear"].label]["x"])) == [256, 512, 1024, 2048]
+    peaks = {t["name"]: values(t["y"]) for t in chart(at, "Peak memory of one call vs n")["data"]}
+    full, window = peaks[INFO["full"].label], peaks[INFO["sliding_window"].label]
+    assert full[-1] / full[0] > 30  # n × 8: the (n, n) scores grow ×64
+    assert window[-1] / window[0] < 16  # the window's grow about ×8
 
 
 # ------------------------------------------------------------------ kv_cache

@@ -81,8 +81,11 @@ def run_scoring(q: Tensor, k: Tensor, v: Tensor, scoring: str, scorer: nn.Module
         return attention(q, k, v, mask, scoring=scoring, scorer=scorer)
 
 
-def median_seconds(fn: Callable[[], object], device: torch.device, repeats: int = 7) -> float:
-    """Median wall time of ``fn()`` over ``repeats`` runs after one warm-up (CUDA synchronised around each run)."""
+def best_seconds(fn: Callable[[], object], device: torch.device, repeats: int = 7) -> float:
+    """Fastest wall time of ``fn()`` over ``repeats`` runs after one warm-up (CUDA synchronised around each run).
+
+    The minimum, as timeit recommends: slower runs measure interference (other processes, thread wake-ups), not fn.
+    """
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     fn()
     sync()
@@ -92,12 +95,12 @@ def median_seconds(fn: Callable[[], object], device: torch.device, repeats: int 
         fn()
         sync()
         times.append(time.perf_counter() - t0)
-    return sorted(times)[len(times) // 2]
+    return min(times)
 
 
 @dataclass(frozen=True)
 class ScoringTiming:
-    """Measured median seconds of each scoring's score matrix at (Lq, Lk, d, d_hidden) on ``device``."""
+    """Measured best-of-``repeats`` seconds of each scoring's score matrix at (Lq, Lk, d, d_hidden) on ``device``."""
 
     length: int
     d: int
@@ -106,7 +109,9 @@ class ScoringTiming:
     seconds: dict[str, float]
 
 
-def time_scorings(length: int, d: int, d_hidden: int, seed: int, device: torch.device, repeats: int = 7) -> ScoringTiming:
+def time_scorings(
+    length: int, d: int, d_hidden: int, seed: int, device: torch.device, repeats: int = 7
+) -> ScoringTiming:
     """Time ``attention_scores`` for every scoring on random q, k ``(length, d)`` on ``device``."""
     g = torch.Generator().manual_seed(seed)
     q = torch.randn(length, d, generator=g).to(device)  # (L, d)
@@ -121,5 +126,5 @@ def time_scorings(length: int, d: int, d_hidden: int, seed: int, device: torch.d
                 s = attention_scores(q, k, name, scorers[name])
                 return s * scale if scale is not None else s
 
-            seconds[name] = median_seconds(score, device, repeats)
+            seconds[name] = best_seconds(score, device, repeats)
     return ScoringTiming(length, d, d_hidden, str(device), seconds)

@@ -24,7 +24,7 @@ def softmax_entropy(p: Tensor, dim: int = -1) -> Tensor:
 
 
 def softmax_jacobian(p: Tensor) -> Tensor:
-    """∂softmax(s)/∂s = diag(p) − p pᵀ for p = softmax(s): ``(..., n)`` -> ``(..., n, n)`` (symmetric, rows sum to 0)."""
+    """∂softmax(s)/∂s = diag(p) − p pᵀ for p = softmax(s): ``(..., n)`` -> ``(..., n, n)``, symmetric, rows sum to 0."""
     return torch.diag_embed(p) - p.unsqueeze(-1) * p.unsqueeze(-2)  # (..., n, n)
 
 

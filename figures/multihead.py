@@ -3,23 +3,24 @@ and the tensor shapes along the way (as table rows)."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import plotly.graph_objects as go
 
 from figures.heatmap import DIVERGING_SCALE, as_numpy, heatmap, heatmap_grid
+from figures.small_multiples import block_separators, first_column_labels_only, symmetric_range
 
 
 def head_labels(n_heads: int) -> list[str]:
     return [f"head {h}" for h in range(n_heads)]
 
 
-def heads_figure(weights, labels: Sequence[str], *, shared_scale: bool = True) -> go.Figure:
+def heads_figure(weights, labels: Sequence[str], *, shared_scale: bool = True, cols: int = 4) -> go.Figure:
     """Small multiples of every head's weights ``(H, Lq, Lk)``, shared or per-head colour scale."""
     w = as_numpy(weights)
-    return heatmap_grid(w, labels, labels, head_labels(w.shape[0]), f"Attention weights of all {w.shape[0]} heads",
-                        shared_scale=shared_scale, cols=4)
+    fig = heatmap_grid(w, labels, labels, head_labels(w.shape[0]), f"Attention weights of all {w.shape[0]} heads",
+                       shared_scale=shared_scale, cols=cols)
+    return first_column_labels_only(fig, w.shape[0], min(cols, w.shape[0]))
 
 
 def concat_figure(concat, labels: Sequence[str], n_heads: int) -> go.Figure:
@@ -27,23 +28,21 @@ def concat_figure(concat, labels: Sequence[str], n_heads: int) -> go.Figure:
     c = as_numpy(concat)
     d_k = c.shape[1] // n_heads
     columns = [f"h{h}·{i}" for h in range(n_heads) for i in range(d_k)]
+    lo, hi = symmetric_range(c)
     fig = heatmap(c, columns, labels, f"Concat(head_0 … head_{n_heads - 1}): ({c.shape[0]}, {n_heads}·{d_k} = "
                   f"{c.shape[1]})", colorbar_title="value", x_title="head · dimension", y_title="token",
-                  colorscale=DIVERGING_SCALE)
-    fig.layout.shapes = [  # boundary between head h-1 and head h (category axis: index - 0.5); one assignment
-        {"type": "line", "x0": h * d_k - 0.5, "x1": h * d_k - 0.5, "xref": "x", "y0": 0, "y1": 1, "yref": "paper",
-         "line": {"color": "black", "width": 1, "dash": "dot"}} for h in range(1, n_heads)
-    ]
-    return fig
+                  colorscale=DIVERGING_SCALE, zmin=lo, zmax=hi)
+    return block_separators(fig, d_k, n_heads)
 
 
 def divergence_figure(divergence) -> go.Figure:
-    """Pairwise Jensen–Shannon divergence ``(H, H)`` between heads' maps: 0 = identical, log 2 = disjoint."""
+    """Pairwise Jensen–Shannon divergence ``(H, H)`` between heads' maps (0 = identical; at most log 2, no key in
+    common). The colour range runs from 0 to the largest value shown, so small differences stay visible."""
     div = as_numpy(divergence)
     names = head_labels(div.shape[0])
-    return heatmap(div, names, names, "How different the heads are: mean JS divergence of their weight rows",
-                   colorbar_title="JS (nats)", x_title="head", y_title="head", zmin=0, zmax=math.log(2),
-                   colorscale="Viridis", height=max(300, 120 + 24 * len(names)))
+    return heatmap(div, names, names, "How different the heads are (mean JS divergence)", colorbar_title="JS (nats)",
+                   x_title="head", y_title="head", zmin=0, zmax=max(float(div.max()), 1e-6), colorscale="Viridis",
+                   height=max(300, 120 + 24 * len(names)))
 
 
 SHAPE_STEPS: tuple[tuple[str, str, str, str], ...] = (

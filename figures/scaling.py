@@ -40,7 +40,7 @@ def spread_figure(sweep: ScalingSweep) -> go.Figure:
             "title": {"text": f"Spread of dot products of unit-variance vectors ({sweep.n_samples} seeded samples × "
                               f"{sweep.n_keys} keys per d_k)"},
             "xaxis": _log2_axis(sweep.d_ks), "yaxis": {"type": "log", "title": {"text": "std of the scores (log)"}},
-            "legend": {"x": 0.01, "y": 0.99}, "height": 360, "margin": MARGIN,
+            "height": 360, "margin": MARGIN,
         },
     )
 

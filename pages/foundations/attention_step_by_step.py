@@ -2,15 +2,22 @@
 
 import numpy as np
 import streamlit as st
-import torch
 
 from core.attention import attention
 from core.masks import causal_mask
-from core.toy_inputs import MAX_TOKENS, TokenizeError, checked_tokens, random_embeddings, random_tokens, \
-    seeded_embeddings, seeded_projections
+from core.toy_inputs import (
+    MAX_TOKENS,
+    TokenizeError,
+    checked_tokens,
+    random_embeddings,
+    random_tokens,
+    seeded_embeddings,
+    seeded_projections,
+)
 from figures.attention_steps import dim_labels, query_row_figure, token_labels, weighted_sum_figure
 from figures.export import AttentionExport
 from figures.heatmap import DIVERGING_SCALE, heatmap
+from figures.small_multiples import block_separators, every_label, symmetric_range
 from ui.charts import show_figure
 from ui.settings import get_settings
 from ui.shell import page_shell
@@ -79,29 +86,31 @@ with lab:
                 f"`Q = X W_Q`, `K = X W_K`, `V = X W_V`, each `({T}, {d_k})`.")
     qkv = np.concatenate([r["q"], r["k"], r["v"]], axis=1)  # (T, 3·d_k)
     cols = dim_labels(d_k, "q") + dim_labels(d_k, "k") + dim_labels(d_k, "v")
-    show_figure(heatmap(qkv, cols, labels, f"Q | K | V side by side ({T} tokens × 3 · {d_k} dimensions)",
-                        colorbar_title="value", x_title="dimension", y_title="token", colorscale=DIVERGING_SCALE),
-                key=f"{SLUG}_qkv")
+    lo, hi = symmetric_range(qkv)
+    show_figure(block_separators(heatmap(qkv, cols, labels, f"Q | K | V side by side ({T} tokens × 3 · {d_k} dims)",
+                                         colorbar_title="value", x_title="dimension", y_title="token",
+                                         colorscale=DIVERGING_SCALE, zmin=lo, zmax=hi), d_k, 3), key=f"{SLUG}_qkv")
 
     st.subheader("2. Scores → ÷√d_k → mask → softmax → weighted sum")
     stage = st.radio("Stage to show beside the weights", list(STAGES), horizontal=True, key=f"{SLUG}_stage")
     field, unit = STAGES[stage]
     a, b = st.columns(2)
     with a:
+        lo, hi = symmetric_range(r[field])
         if field == "output":
             fig = heatmap(r["output"], dim_labels(d_k, "out"), labels, f"Output = weights · V ({T} × {d_k})",
-                          colorbar_title="value", x_title="dimension", colorscale=DIVERGING_SCALE)
+                          colorbar_title="value", x_title="dimension", colorscale=DIVERGING_SCALE, zmin=lo, zmax=hi)
         else:
-            fig = heatmap(r[field], labels, labels, f"Stage {stage}", colorbar_title="score",
-                          colorscale=DIVERGING_SCALE)
-        show_figure(fig, key=f"{SLUG}_stage_map")
+            fig = heatmap(r[field], labels, labels, f"Stage {stage.split(' (')[0]}", colorbar_title=unit,
+                          colorscale=DIVERGING_SCALE, zmin=lo, zmax=hi)
+        show_figure(every_label(fig), key=f"{SLUG}_stage_map")
     with b:
         export = AttentionExport(page=SLUG, model=f"random-seed{settings.seed}", weights=r["weights"][None, None],
                                  query_tokens=tuple(labels), key_tokens=tuple(labels),
                                  inputs={"tokens": tokens, "d_model": d_model, "d_k": d_k, "t": temperature,
                                          "mask": mask_kind, "seed": settings.seed})
-        show_figure(heatmap(r["weights"], labels, labels, "4 · softmax weights (each row sums to 1)", zmin=0,
-                            zmax=1), key=f"{SLUG}_weights", export=export)
+        show_figure(every_label(heatmap(r["weights"], labels, labels, "4 · softmax weights (rows sum to 1)", zmin=0)),
+                    key=f"{SLUG}_weights", export=export)
     st.caption(f"÷ √d_k = ÷ {np.sqrt(d_k):.3f}" + (f", then ÷ temperature {temperature:g}" if temperature != 1 else ""))
 
     st.subheader("3. One query, close up")
@@ -110,5 +119,7 @@ with lab:
         st.session_state.pop(f"{SLUG}_query", None)  # the sentence changed: back to the first token
     i = plain.index(st.selectbox("Query token", plain, key=f"{SLUG}_query"))
     show_figure(query_row_figure(r["masked_scores"][i], r["weights"][i], labels, labels[i]), key=f"{SLUG}_row")
+    st.caption("Left: the query's row of scores after ÷√d_k (and ÷ temperature); a masked key has score −∞ and no "
+               "bar. Right: the same row after softmax. Below: the output is the weights' mix of the value vectors.")
     show_figure(weighted_sum_figure(r["weights"][i], r["v"], r["output"][i], labels, labels[i]), key=f"{SLUG}_sum")
     st.caption(f"Device: {settings.device}. Hover any cell or bar for its exact value.")

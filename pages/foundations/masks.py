@@ -63,21 +63,22 @@ with lab:
     st.caption(f"Inputs: {length} random tokens (seeded N(0, 1) embeddings, seed {settings.seed}), projected to "
                f"q, k, v of width {D_K} by seeded random W_Q, W_K, W_V. Masks from core.masks; weights from "
                "core.attention.attention, the same q, k, v under every mask.")
-    show_figure(mask_gallery_figure(masks, weights, list(GALLERY), labels), key=f"{SLUG}_gallery")
+    show_figure(mask_gallery_figure(masks, list(GALLERY), labels), key=f"{SLUG}_gallery")
     if n_pad == length:
         st.info("Every key is padding: each row is fully masked, so its weights (and output) are all zero, "
                 "never NaN.")
 
     kinds = list(GALLERY)
-    described = st.selectbox("Look closer at", list(GALLERY.values()), key=f"{SLUG}_kind")
+    described = st.selectbox("The mask and what it does to the weights", list(GALLERY.values()), index=1,
+                             key=f"{SLUG}_kind")
     i = list(GALLERY.values()).index(described)
     kind = kinds[i]
     a, b = st.columns(2)
     with a:
-        show_figure(heatmap(masks[i], labels, labels, f"Mask: {GALLERY[kind]} (1 = may attend)", zmin=0, zmax=1,
+        show_figure(heatmap(masks[i], labels, labels, f"Mask: {kind.replace('_', ' ')}", zmin=0, zmax=1,
                             colorbar_title="may attend"), key=f"{SLUG}_mask")
     with b:
-        show_figure(heatmap(weights[i], labels, labels, f"Weights under the {kind} mask (masked = 0)", zmin=0,
+        show_figure(heatmap(weights[i], labels, labels, f"Weights, {kind.replace('_', ' ')} mask", zmin=0,
                             zmax=1), key=f"{SLUG}_weights")
     allowed = masks[i].sum(1)
     st.caption(f"Keys each query may attend to: {', '.join(str(int(n)) for n in allowed)}. Masked scores become "
@@ -99,13 +100,11 @@ with lab:
     src_labels, tgt_labels = token_labels(source), token_labels(target)
     a, b = st.columns(2)
     with a:
-        show_figure(heatmap(w["cross"], src_labels, tgt_labels, f"Cross-attention weights ({len(target)} target "
-                            f"queries × {len(source)} source keys)", x_title="source key", y_title="target query",
-                            zmin=0, zmax=1), key=f"{SLUG}_cross")
+        show_figure(heatmap(w["cross"], src_labels, tgt_labels, f"Cross-attention ({len(target)} × {len(source)})",
+                            x_title="source key", y_title="target query", zmin=0, zmax=1), key=f"{SLUG}_cross")
     with b:
-        show_figure(heatmap(w["self"], tgt_labels, tgt_labels, "Target causal self-attention (the decoder's other "
-                            "attention)", x_title="target key", y_title="target query", zmin=0, zmax=1),
-                    key=f"{SLUG}_target_self")
+        show_figure(heatmap(w["self"], tgt_labels, tgt_labels, "Target causal self-attention", x_title="target key",
+                            y_title="target query", zmin=0, zmax=1), key=f"{SLUG}_target_self")
     st.caption("Tokens: lower-cased whitespace words; embeddings seeded random per word (untrained, so the map "
                "shows the mechanics, not a learned alignment). Cross-attention needs no causal mask: the whole "
                "source is known before decoding starts; only source padding would be masked.")

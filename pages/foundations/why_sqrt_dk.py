@@ -45,8 +45,8 @@ with lab:
 
     st.subheader("3. …and a saturated softmax passes almost no gradient")
     show_figure(gradient_figure(s), key=f"{SLUG}_gradient")
-    st.markdown("∂p/∂s = diag(p) − ppᵀ. When p is one-hot, diag(p) = ppᵀ and the Jacobian is zero: the scores "
-                "(and so W_Q, W_K) stop learning. Scaling keeps p soft at every d_k.")
+    st.markdown("∂p/∂s = diag(p) − ppᵀ (drawn for one query in part 4). When p is one-hot, diag(p) = ppᵀ and the "
+                "Jacobian is zero: the scores (and so W_Q, W_K) stop learning. Scaling keeps p soft at every d_k.")
 
     st.subheader("4. One query up close")
     if st.session_state.get(f"{SLUG}_example_d_k", s.d_ks[last]) not in s.d_ks:
@@ -62,7 +62,7 @@ with lab:
     for col, tag in ((a, "unscaled"), (b, "scaled")):
         with col:
             norm = float(np.linalg.norm(jac[tag]))
-            show_figure(heatmap(jac[tag], keys, keys, f"Jacobian diag(p) − ppᵀ, {tag} (‖·‖_F = {norm:.3f})",
+            show_figure(heatmap(jac[tag], keys, keys, f"∂p/∂s, {tag} (‖·‖_F = {norm:.3f})",
                                 colorbar_title="∂p_i/∂s_j", x_title="score s_j", y_title="weight p_i",
                                 zmin=-bound, zmax=bound, colorscale=DIVERGING_SCALE, height=360),
                         key=f"{SLUG}_jacobian_{tag}")

@@ -8,8 +8,15 @@ import torch
 from core.masks import causal_mask
 from core.multihead import MultiHeadAttention
 from core.softmax_stats import pairwise_head_divergence
-from core.toy_inputs import MAX_TOKENS, TokenizeError, checked_tokens, random_embeddings, random_tokens, \
-    seeded_embeddings, seeded_module
+from core.toy_inputs import (
+    MAX_TOKENS,
+    TokenizeError,
+    checked_tokens,
+    random_embeddings,
+    random_tokens,
+    seeded_embeddings,
+    seeded_module,
+)
 from figures.attention_steps import token_labels
 from figures.export import AttentionExport
 from figures.heatmap import heatmap
@@ -89,7 +96,7 @@ with lab:
     if st.session_state.get(f"{SLUG}_focus", 0) not in range(n_heads):
         st.session_state.pop(f"{SLUG}_focus", None)  # fewer heads than the one in focus
     focus = st.selectbox("Focus on head", list(range(n_heads)), key=f"{SLUG}_focus")
-    show_figure(heatmap(r["weights"][focus], labels, labels, f"Head {focus}: weights (d_k = {d_k})", zmin=0, zmax=1),
+    show_figure(heatmap(r["weights"][focus], labels, labels, f"Head {focus}: weights (d_k = {d_k})", zmin=0),
                 key=f"{SLUG}_focus_map")
 
     st.subheader("2. Concatenate the heads, project with W_O")

@@ -47,7 +47,7 @@ def _matmul_flops(fn) -> int:
 @pytest.mark.parametrize("lq, lk, d, h", [(5, 7, 8, 4), (16, 16, 32, 16)])
 def test_flop_formulas_agree_with_torch_flop_counter(lq, lk, d, h):
     """torch counts matrix products only (2 per multiply-add); the formulas add the elementwise work on top."""
-    q, k, v = torch.randn(lq, d), torch.randn(lk, d), torch.randn(lk, 1)
+    q, k = torch.randn(lq, d), torch.randn(lk, d)
     scorers = build_scorers(d, h, seed=0)
     assert _matmul_flops(lambda: q @ k.T) == score_flops("dot", lq, lk, d, h)
     assert score_flops("scaled_dot", lq, lk, d, h) == score_flops("dot", lq, lk, d, h) + lq * lk

@@ -10,10 +10,12 @@ import torch
 
 from core.softmax_stats import d_k_grid, scaling_sweep
 from figures.attention_steps import contributions, dim_labels, query_row_figure, token_labels, weighted_sum_figure
+from figures.heatmap import heatmap, heatmap_grid
 from figures.masks import mask_gallery_figure
 from figures.multihead import SHAPE_STEPS, concat_figure, divergence_figure, heads_figure, shape_rows
 from figures.scaling import example_weights_figure, gradient_figure, saturation_figure, spread_figure
 from figures.scoring import cost_figure
+from figures.small_multiples import block_separators, every_label, first_column_labels_only, symmetric_range
 
 
 def arr(x) -> np.ndarray:
@@ -92,18 +94,17 @@ def test_cost_figure():
     assert "L_q = L_k = 64" in fig.layout.title.text
 
 
-def test_mask_gallery_figure_stacks_masks_over_weights():
+def test_mask_gallery_figure_shows_each_mask():
     masks = np.stack([np.ones((3, 3)), np.tril(np.ones((3, 3)))])
-    weights = masks / masks.sum(-1, keepdims=True)
-    fig = mask_gallery_figure(masks, weights, ["none", "causal"], ["0·a", "1·b", "2·c"])
-    assert len(fig.data) == 4
+    fig = mask_gallery_figure(masks, ["none", "causal"], ["0·a", "1·b", "2·c"])
+    assert len(fig.data) == 2
     np.testing.assert_allclose(np.asarray(fig.data[1].z, dtype=float), masks[1])
-    np.testing.assert_allclose(np.asarray(fig.data[3].z, dtype=float), weights[1])
-    assert [a.text for a in fig.layout.annotations][:4] == ["none: mask", "causal: mask", "none: weights",
-                                                            "causal: weights"]
+    assert [a.text for a in fig.layout.annotations] == ["none", "causal"]
+    assert fig.layout.yaxis.showticklabels and not fig.layout.yaxis2.showticklabels
     assert all(t.zmin == 0 and t.zmax == 1 for t in fig.data)
+    assert list(fig.data[0].x) == ["0·a", "1·b", "2·c"]
     with pytest.raises(ValueError):
-        mask_gallery_figure(masks, weights[:1], ["none", "causal"], ["0·a", "1·b", "2·c"])
+        mask_gallery_figure(masks, ["none"], ["0·a", "1·b", "2·c"])
 
 
 def test_multihead_figures():
@@ -125,7 +126,7 @@ def test_multihead_figures():
     div = np.array([[0.0, 0.2], [0.2, 0.0]])
     fig = divergence_figure(div)
     np.testing.assert_allclose(np.asarray(fig.data[0].z, dtype=float), div)
-    assert fig.data[0].zmax == pytest.approx(math.log(2)) and list(fig.data[0].x) == ["head 0", "head 1"]
+    assert fig.data[0].zmin == 0 and fig.data[0].zmax == pytest.approx(0.2) and list(fig.data[0].x) == ["head 0", "head 1"]
 
 
 def test_shape_rows_report_the_given_shapes():
@@ -135,3 +136,18 @@ def test_shape_rows_report_the_given_shapes():
     assert [r["step"] for r in rows] == [s[1] for s in SHAPE_STEPS]
     assert rows[4]["here"] == "(1, 2, 5, 5)" and rows[4]["shape"] == "(B, H, T, T)"
     assert rows[-1]["here"] == "(1, 5, 8)"
+
+
+def test_small_multiple_helpers():
+    assert symmetric_range(np.array([[-0.5, 2.0], [np.nan, -np.inf]])) == (-2.0, 2.0)
+    assert symmetric_range(np.zeros((2, 2))) == (-1.0, 1.0)
+    labels = [f"{i}·t" for i in range(5)]
+    fig = every_label(heatmap(np.eye(5), labels, labels, "t"))
+    assert fig.layout.xaxis.dtick == 1 and fig.layout.yaxis.dtick == 1
+    many = [f"{i}" for i in range(20)]
+    assert every_label(heatmap(np.eye(20), many, many, "t")).layout.xaxis.dtick is None
+    fig = block_separators(heatmap(np.zeros((2, 6)), [str(i) for i in range(6)], ["a", "b"], "t"), 2, 3)
+    assert [s.x0 for s in fig.layout.shapes] == [1.5, 3.5]
+    grid = first_column_labels_only(heatmap_grid(np.random.rand(6, 3, 3), labels[:3], labels[:3],
+                                                 [str(i) for i in range(6)], "t", cols=4), 6, 4)
+    assert [grid.layout[f"yaxis{p}"].showticklabels for p in range(1, 7)] == [True, False, False, False, True, False]

@@ -155,7 +155,7 @@ def test_why_sqrt_dk_curves_equal_the_core_sweep_and_follow_the_sliders():
     spread = chart(at, "Spread of dot products")["data"]
     assert values(spread[1]["x"]).tolist() == [1, 2, 4, 8, 16, 32, 64]
     assert np.allclose(values(spread[1]["y"]), sweep.dot_std)
-    assert len(chart(at, "Jacobian diag(p) − ppᵀ, scaled")["data"][0]["x"]) == 8
+    assert len(chart(at, "∂p/∂s, scaled")["data"][0]["x"]) == 8
 
 
 # ---- scoring functions -------------------------------------------------------------------------------------------
@@ -176,7 +176,7 @@ def test_scoring_maps_and_parameter_counts_equal_the_core():
     for name, title in titles.items():
         close(values(chart(at, title)["data"][0]["z"]), weights[name])
     table = at.dataframe[0].value
-    counted = dict(zip(table["scoring"], table["parameters (counted from the live module)"], strict=True))
+    counted = dict(zip(table["scoring"], table["params (live module)"], strict=True))
     assert counted["Additive (Bahdanau)"] == count_parameters(scorers["additive"]) == 2 * 16 * 16 + 16
     assert counted["Multiplicative (Luong general)"] == 16 * 16
     assert counted["Dot product"] == 0
@@ -185,7 +185,7 @@ def test_scoring_maps_and_parameter_counts_equal_the_core():
     at.slider(key="scoring_functions_d_hidden").set_value(4).run()
     weights, _ = scoring_weights(h=4)
     close(values(chart(at, "Additive")["data"][0]["z"]), weights["additive"])
-    assert at.dataframe[0].value["parameters (counted from the live module)"].tolist()[2] == 2 * 4 * 16 + 4
+    assert at.dataframe[0].value["params (live module)"].tolist()[2] == 2 * 4 * 16 + 4
 
     at.toggle(key="scoring_functions_identity_w").set_value(True).run()
     assert np.allclose(values(chart(at, "Multiplicative")["data"][0]["z"]),
@@ -204,26 +204,27 @@ def test_scoring_empty_text_warns():
 def test_mask_gallery_and_cross_attention_equal_the_core():
     at = open_page(MASKS)
     assert_ok(at)
-    gallery = chart(at, "Masks (top")["data"]
+    gallery = chart(at, "Mask gallery")["data"]
     masks = gallery_masks(8, window=3, prefix_len=3, n_pad=2)
-    q, k, v = seeded_projections(16, 8, 0).project(random_embeddings(8, 16, 0))
-    weights = gallery_attention(masks, q, k, v).weights
     for i, m in enumerate(masks.values()):
         close(values(gallery[i]["z"]), m)
-        close(values(gallery[5 + i]["z"]), weights[i])
     assert gallery[0]["x"][-2:] == ["6·&lt;pad&gt;", "7·&lt;pad&gt;"]
+    q, k, v = seeded_projections(16, 8, 0).project(random_embeddings(8, 16, 0))
+    weights = gallery_attention(masks, q, k, v).weights
+    close(values(chart(at, "Mask: causal")["data"][0]["z"]), masks["causal"])
+    close(values(chart(at, "Weights, causal mask")["data"][0]["z"]), weights[1])
 
     at.slider(key="masks_padding").set_value(5).run()
     at.selectbox(key="masks_kind").select("key padding (batched sentences)").run()
     assert_ok(at)
-    shown = values(chart(at, "Weights under the padding mask")["data"][0]["z"])
+    shown = values(chart(at, "Weights, padding mask")["data"][0]["z"])
     assert np.allclose(shown[:, 3:], 0) and np.allclose(shown.sum(1), 1)
 
     src, tgt = word_tokens("le chat est assis sur le tapis"), word_tokens("the cat sat on the mat")
     proj = seeded_projections(16, 8, 0)
     x_s, x_t = seeded_embeddings(src, 16, 0), seeded_embeddings(tgt, 16, 0)
     cross = attention(x_t @ proj.w_q, x_s @ proj.w_k, x_s @ proj.w_v, cross_mask(6, 7))
-    spec = chart(at, "Cross-attention weights")["data"][0]
+    spec = chart(at, "Cross-attention (")["data"][0]
     assert values(spec["z"]).shape == (6, 7) and spec["x"][1] == "1·chat"
     close(values(spec["z"]), cross.weights)
 
@@ -234,7 +235,9 @@ def test_masks_all_padding_and_bad_cross_text():
     at.slider(key="masks_padding").set_value(31).run()
     assert_ok(at)
     assert any("fully masked" in i.value for i in at.info)
-    assert not np.isnan(values(chart(at, "Masks (top")["data"][7]["z"])).any()  # padding weights: zeros, not NaN
+    at.selectbox(key="masks_kind").select("key padding (batched sentences)").run()
+    shown = values(chart(at, "Weights, padding mask")["data"][0]["z"])
+    assert not np.isnan(shown).any() and np.allclose(shown, 0)  # fully masked rows: zeros, not NaN
     at.text_input(key="masks_source").input("").run()
     assert_ok(at)
     assert any("no words" in w.value for w in at.warning)

@@ -51,6 +51,8 @@ with lab:
     positional = c3.selectbox("Positions", ["rope", "learned", "sinusoidal", "alibi", "none"], key=f"{SLUG}_pos",
                               help="RoPE learns reverse fastest here: the model needs offsets relative to '='.")
     every = c4.slider("Snapshot every K steps", 10, 500, CFG.snapshot_every, step=10, key=f"{SLUG}_every")
+    early = st.toggle(f"Stop once {CFG.target:.0%} of {CFG.eval_size} held-out examples are right", True,
+                      key=f"{SLUG}_early", help="Checked at every snapshot, on held-out examples never trained on.")
     task = get_task(task_name)
     st.caption(escape_markdown(f"{task.description} ({task.family} model; inputs of {task.min_len} to "
                                f"{task.max_len} characters from '{task.alphabet}')"))  # fmt: skip
@@ -60,7 +62,8 @@ with lab:
     except ValueError as err:
         st.warning(f"This architecture cannot be built: {err}. Change heads or d_model.")
         st.stop()
-    cfg = dataclasses.replace(CFG, steps=steps, lr=lr, seed=settings.seed, snapshot_every=every, eval_every=every)
+    cfg = dataclasses.replace(CFG, steps=steps, lr=lr, seed=settings.seed, snapshot_every=every, eval_every=every,
+                              target=CFG.target if early else None)
 
     b1, b2, b3 = st.columns(3)
     start = b1.button("▶️ Train", type="primary", key=f"{SLUG}_train", width="stretch")
@@ -109,6 +112,8 @@ with lab:
     else:
         h = run.history
         state = "finished" if run.done else f"stopped at step {run.step} of {run.cfg.steps} (⏩ Continue resumes)"
+        if h.target_reached:
+            state = f"reached {run.cfg.target:.0%} held-out exact match at step {h.target_reached[0]}"
         held = f", held-out exact match {h.eval_exact_match[-1]:.1%}" if h.eval_exact_match else ""
         status.success(f"Your {run.task.name} run: {state}, {h.elapsed_s:.1f} s of training{held}. Open the model "
                        "explorer or the generation page to try it.")  # fmt: skip

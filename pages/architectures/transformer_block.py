@@ -29,7 +29,6 @@ from ui.settings import get_settings
 from ui.shell import page_shell
 
 SLUG = "transformer_block"
-VIEWS = ("Residual stream", "LayerNorm vs RMSNorm", "Feed-forward", "Post-LN vs pre-LN", "Parameter counts")
 MAX_WORDS = 24
 
 
@@ -50,6 +49,13 @@ def depth_view(n_layers: int, seed: int, device: str):
     runs = {label: depth_profile(n_layers, 64, 4, 256, norm_first=nf, seed=seed, device=device)
             for label, nf in (("post-LN (2017)", False), ("pre-LN (GPT-2)", True))}
     return {label: (p.residual_rms.numpy(), p.grad_norm.numpy()) for label, p in runs.items()}
+
+
+@st.cache_data
+def activation_curves():
+    xs = torch.linspace(-4, 4, 161)
+    names = {"relu": "ReLU", "gelu": "GELU", "swiglu": "SwiGLU: SiLU(x)·x"}
+    return xs.numpy(), {names[a]: activation_curve(a, xs).numpy() for a in ACTIVATIONS}
 
 
 def show_residual(settings) -> None:
@@ -83,15 +89,12 @@ def show_norms(settings) -> None:
                "every token. RMSNorm output: root-mean-square 1, but the mean (and so the std) is left as it was.")
 
 
-def show_ffn() -> None:
+def show_ffn(settings) -> None:
     c1, c2, c3 = st.columns(3)
     d_model = c1.select_slider("d_model", [64, 128, 256, 512, 768, 1024], 512, key=f"{SLUG}_ffn_d")
     ratio = c2.slider("d_ff / d_model", 1, 8, 4, key=f"{SLUG}_ffn_ratio")
     match = c3.toggle("SwiGLU at ⅔·d_ff (LLaMA)", True, key=f"{SLUG}_ffn_match")
-    xs = torch.linspace(-4, 4, 161)
-    curves = {a: activation_curve(a, xs) for a in ACTIVATIONS}
-    show_figure(activation_figure(xs, {"ReLU": curves["relu"], "GELU": curves["gelu"],
-                                       "SwiGLU: SiLU(x)·x": curves["swiglu"]}), key=f"{SLUG}_acts")
+    show_figure(activation_figure(*activation_curves()), key=f"{SLUG}_acts")
     d_ff = ratio * d_model
     widths = {a: round(2 * d_ff / 3) if a == "swiglu" and match else d_ff for a in ACTIVATIONS}
     counts = {f"{a} (d_ff={w})": ffn_parameters(d_model, w, a) for a, w in widths.items()}
@@ -106,7 +109,7 @@ def show_depth(settings) -> None:
                "follows. Gradients: the loss is mean(output · random target).")
 
 
-def show_params() -> None:
+def show_params(settings) -> None:
     c1, c2, c3, c4 = st.columns(4)
     kind = c1.radio("Layer", LAYER_KINDS, key=f"{SLUG}_p_kind")
     d_model = c2.select_slider("d_model", [64, 128, 256, 512, 768, 1024], 512, key=f"{SLUG}_p_d")
@@ -119,17 +122,10 @@ def show_params() -> None:
     st.caption("Counted from the live core module (built on PyTorch's meta device: shapes only, no memory).")
 
 
+VIEWS = {"Residual stream": show_residual, "LayerNorm vs RMSNorm": show_norms, "Feed-forward": show_ffn,
+         "Post-LN vs pre-LN": show_depth, "Parameter counts": show_params}
 settings = get_settings()
 lab = page_shell(SLUG)
 with lab:
-    view = st.radio("Show", VIEWS, horizontal=True, key=f"{SLUG}_view")
-    if view == VIEWS[0]:
-        show_residual(settings)
-    elif view == VIEWS[1]:
-        show_norms(settings)
-    elif view == VIEWS[2]:
-        show_ffn()
-    elif view == VIEWS[3]:
-        show_depth(settings)
-    else:
-        show_params()
+    view = st.radio("Show", tuple(VIEWS), horizontal=True, key=f"{SLUG}_view")
+    VIEWS[view](settings)

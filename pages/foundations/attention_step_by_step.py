@@ -92,25 +92,23 @@ with lab:
                                          colorscale=DIVERGING_SCALE, zmin=lo, zmax=hi), d_k, 3), key=f"{SLUG}_qkv")
 
     st.subheader("2. Scores → ÷√d_k → mask → softmax → weighted sum")
-    stage = st.radio("Stage to show beside the weights", list(STAGES), horizontal=True, key=f"{SLUG}_stage")
+    stage = st.radio("Stage to show (the weights, step 4, are always below)", list(STAGES), horizontal=True,
+                     key=f"{SLUG}_stage")
     field, unit = STAGES[stage]
-    a, b = st.columns(2)
-    with a:
-        lo, hi = symmetric_range(r[field])
-        if field == "output":
-            fig = heatmap(r["output"], dim_labels(d_k, "out"), labels, f"Output = weights · V ({T} × {d_k})",
-                          colorbar_title="value", x_title="dimension", colorscale=DIVERGING_SCALE, zmin=lo, zmax=hi)
-        else:
-            fig = heatmap(r[field], labels, labels, f"Stage {stage.split(' (')[0]}", colorbar_title=unit,
-                          colorscale=DIVERGING_SCALE, zmin=lo, zmax=hi)
-        show_figure(every_label(fig), key=f"{SLUG}_stage_map")
-    with b:
-        export = AttentionExport(page=SLUG, model=f"random-seed{settings.seed}", weights=r["weights"][None, None],
-                                 query_tokens=tuple(labels), key_tokens=tuple(labels),
-                                 inputs={"tokens": tokens, "d_model": d_model, "d_k": d_k, "t": temperature,
-                                         "mask": mask_kind, "seed": settings.seed})
-        show_figure(every_label(heatmap(r["weights"], labels, labels, "4 · softmax weights (rows sum to 1)", zmin=0)),
-                    key=f"{SLUG}_weights", export=export)
+    lo, hi = symmetric_range(r[field])
+    if field == "output":
+        fig = heatmap(r["output"], dim_labels(d_k, "out"), labels, f"Output = weights · V ({T} × {d_k})",
+                      colorbar_title="value", x_title="dimension", colorscale=DIVERGING_SCALE, zmin=lo, zmax=hi)
+    else:
+        fig = heatmap(r[field], labels, labels, f"Stage {stage.split(' (')[0]}", colorbar_title=unit,
+                      colorscale=DIVERGING_SCALE, zmin=lo, zmax=hi)
+    show_figure(every_label(fig), key=f"{SLUG}_stage_map")
+    export = AttentionExport(page=SLUG, model=f"random-seed{settings.seed}", weights=r["weights"][None, None],
+                             query_tokens=tuple(labels), key_tokens=tuple(labels),
+                             inputs={"tokens": tokens, "d_model": d_model, "d_k": d_k, "t": temperature,
+                                     "mask": mask_kind, "seed": settings.seed})
+    show_figure(every_label(heatmap(r["weights"], labels, labels, "4 · softmax weights (rows sum to 1)", zmin=0)),
+                key=f"{SLUG}_weights", export=export)
     st.caption(f"÷ √d_k = ÷ {np.sqrt(d_k):.3f}" + (f", then ÷ temperature {temperature:g}" if temperature != 1 else ""))
 
     st.subheader("3. One query, close up")

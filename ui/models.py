@@ -17,6 +17,7 @@ from core.checkpoints import MODELS_DIR, load_model, read_card, shipped_names
 from core.tasks import Task, get_task
 from core.training import Trainer
 
+SHOWN_FIRST = ("reverse", "induction", "dates", "masked", "copy", "sort")  # pickers list shipped models in this order
 TRAINED_KEY = "_trained_run"  # the session's Trainer (model, task, history); not a widget, never in a link
 YOURS = "yours"
 
@@ -53,7 +54,8 @@ class ModelChoice:
 
 def model_options(families: tuple[str, ...] = ("decoder", "seq2seq", "encoder")) -> list[str]:
     """Labels for a model picker: this session's model first (when trained), then the shipped ones."""
-    options = [f"shipped · {name}" for name, card in shipped_cards().items() if card["family"] in families]
+    names = sorted(shipped_cards(), key=lambda n: (SHOWN_FIRST.index(n) if n in SHOWN_FIRST else len(SHOWN_FIRST), n))
+    options = [f"shipped · {name}" for name in names if shipped_cards()[name]["family"] in families]
     run = session_trainer()
     if run is not None and run.task.family in families:
         options.insert(0, f"{YOURS} · {run.task.name}")  # a stable label: the picker keeps it while training goes on

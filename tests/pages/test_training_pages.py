@@ -29,6 +29,11 @@ def assert_charts_with_data(at, at_least: int = 1) -> None:
         assert any(trace_has_data(t) for t in spec["data"]), spec["layout"].get("title")
 
 
+def warning_text(at) -> str:
+    """The warnings as the learner reads them (markdown escapes such as '\\#' removed)."""
+    return " ".join(w.value for w in at.warning).replace("\\", "")
+
+
 def widget(at, kind: str, label: str):
     return next(w for w in at.get(kind) if w.label == label)
 
@@ -92,7 +97,7 @@ def test_explorer_defaults_heads_and_unknown_characters():
     text_box = at.text_input[0]
     text_box.set_value("abZ!").run()
     assert not at.exception, error_messages(at)
-    warnings = " ".join(w.value for w in at.warning)
+    warnings = warning_text(at)
     assert "'Z'" in warnings and "'!'" in warnings and "unknown character" in warnings, warnings
 
 
@@ -124,4 +129,4 @@ def test_generation_unknown_characters_are_named():
     at = open_page(GENERATION)
     at.text_input[0].set_value("ab#").run()
     assert not at.exception, error_messages(at)
-    assert "'#'" in " ".join(w.value for w in at.warning)
+    assert "'#'" in warning_text(at) and "unknown character" in warning_text(at)

@@ -51,13 +51,16 @@ def traffic(n: int, block_q: int, block_k: int, causal: bool) -> dict:
             "tiled": tiled_attention_traffic(1, 1, n, n, 64, block_q=block_q, block_k=block_k, causal=causal)}
 
 
-def stepper(trace, q_labels, k_labels, bound: float, max_diff: float) -> None:
+def stepper(trace, q_labels, k_labels, bound: float, max_diff: float, timed: bool) -> None:
+    """The stepper fragment; ``timed``: whether it was registered with a timer (it reruns alone on clicks, so the
+    timer is switched on or off by rerunning the whole page when play was toggled)."""
     total = len(trace.steps)
+    if timed != state.get(PLAYING, False):
+        st.rerun()
     if state.get(PLAYING):  # playing: each timed rerun of this fragment advances one tile
         state[STEP] = min(state.get(STEP, 1) + 1, total)
         if state[STEP] >= total:
-            state[PLAYING] = False
-            st.rerun()  # stop the timer
+            state[PLAYING] = False  # the next tick sees timed != playing and stops the timer
     keep_in_range(STEP, total, 1)
     c1, c2, c3, c4 = st.columns(4)
     c1.button("⏮ Start", key=f"{SLUG}_reset", on_click=move, args=(-total, total), width="stretch")
@@ -109,8 +112,9 @@ with lab:
     st.caption(f"One head, seeded N(0, 1) inputs (seed {settings.seed}). {len(trace.steps)} tiles of "
                f"{block_q}×{block_k}" + (f", {skipped} skipped by the causal mask." if causal else ".") +
                " Red outline: current tile · coloured: computed · grey: skipped · blank: not reached yet.")
-    st.fragment(run_every=PLAY_EVERY_S if state.get(PLAYING) else None)(stepper)(
-        trace, [f"q{i}" for i in range(n)], [f"k{j}" for j in range(n)], bound, max_diff)
+    playing = state.get(PLAYING, False)
+    st.fragment(run_every=PLAY_EVERY_S if playing else None)(stepper)(
+        trace, [f"q{i}" for i in range(n)], [f"k{j}" for j in range(n)], bound, max_diff, playing)
 
     st.subheader("Bytes moved to and from slow memory (HBM)")
     st.markdown("Naive attention writes the n×n scores S, reads them back for the softmax, writes P and reads it "

@@ -43,7 +43,7 @@ def weight_maps(tokens: tuple[str, ...], d: int, d_hidden: int, identity_w: bool
 @st.cache_data(max_entries=32, show_spinner="Timing the four scoring functions…")
 def timing(length: int, d: int, d_hidden: int, seed: int, device: str) -> ScoringTiming:
     """Median time of each scoring's score matrix at (length, d, h) on the device (measured once per setting)."""
-    return time_scorings(length, d, d_hidden, seed, torch.device(device))
+    return time_scorings(length, d, d_hidden, seed, torch.device(device), repeats=5)
 
 
 settings = get_settings()
@@ -75,7 +75,7 @@ with lab:
                                     height=340), key=f"{SLUG}_{name}")
 
     st.subheader("Parameters and cost")
-    length = st.select_slider("Timing length L (queries = keys)", [16, 64, 128, 256, 512, 1024], value=256,
+    length = st.select_slider("Timing length L (queries = keys)", [16, 64, 128, 256, 512, 1024], value=128,
                               key=f"{SLUG}_length")
     timed = timing(length, d, d_hidden, settings.seed, str(settings.device))
     table = pd.DataFrame([{
@@ -92,7 +92,7 @@ with lab:
                             [timed.seconds[n] * 1e3 for n in SCORINGS], length, d, d_hidden, timed.device),
                 key=f"{SLUG}_cost")
     st.caption("FLOPs: multiply-add = 2, tanh or division = 1. dot 2·L²·d; scaled + L²; multiplicative 2·L·d² + "
-               "2·L²·d; additive 2·2L·d·h + 4·L²·h (it also builds an (L, L, h) tensor). Times: the fastest of 7 runs "
+               "2·L²·d; additive 2·2L·d·h + 4·L²·h (it also builds an (L, L, h) tensor). Times: the fastest of 5 runs "
                "of the score matrix alone, measured once per setting on this device (cached).")
 
     st.subheader("A little history")

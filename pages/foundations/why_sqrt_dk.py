@@ -27,7 +27,7 @@ with lab:
     c1, c2, c3 = st.columns(3)
     n_keys = c1.slider("Number of keys", 2, 64, 16, key=f"{SLUG}_n_keys")
     max_d_k = c2.select_slider("Largest d_k", MAX_D_K_CHOICES, value=1024, key=f"{SLUG}_max_d_k")
-    n_samples = c3.slider("Samples per d_k", 50, 1000, 200, step=50, key=f"{SLUG}_samples",
+    n_samples = c3.slider("Samples per d_k", 50, 1000, 100, step=50, key=f"{SLUG}_samples",
                           help="Independent (query, keys) draws, seeded from the global seed.")
     s = sweep(n_keys, max_d_k, n_samples, settings.seed, str(settings.device))
     st.caption(f"q and every k drawn i.i.d. N(0, 1) in d_k dimensions (seed {settings.seed}, device "

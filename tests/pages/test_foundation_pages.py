@@ -137,7 +137,7 @@ def test_step_by_step_escapes_user_text_and_follows_the_seed():
 def test_why_sqrt_dk_curves_equal_the_core_sweep_and_follow_the_sliders():
     at = open_page(SQRT)
     assert_ok(at)
-    sweep = scaling_sweep(d_k_grid(1024), 16, 200, 0)
+    sweep = scaling_sweep(d_k_grid(1024), 16, 100, 0)
     spread = chart(at, "Spread of dot products")["data"]
     assert np.allclose(values(spread[0]["y"]), np.sqrt(d_k_grid(1024)))  # theory √d_k
     assert np.allclose(values(spread[1]["y"]), sweep.dot_std)
@@ -151,7 +151,7 @@ def test_why_sqrt_dk_curves_equal_the_core_sweep_and_follow_the_sliders():
     at.slider(key="why_sqrt_dk_n_keys").set_value(8).run()
     at.select_slider(key="why_sqrt_dk_max_d_k").set_value(64).run()
     assert_ok(at)
-    sweep = scaling_sweep(d_k_grid(64), 8, 200, 0)
+    sweep = scaling_sweep(d_k_grid(64), 8, 100, 0)
     spread = chart(at, "Spread of dot products")["data"]
     assert values(spread[1]["x"]).tolist() == [1, 2, 4, 8, 16, 32, 64]
     assert np.allclose(values(spread[1]["y"]), sweep.dot_std)

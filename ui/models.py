@@ -7,6 +7,7 @@ off and are never trained or modified. A model the learner trains lives only in 
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,6 +15,7 @@ import streamlit as st
 from torch import nn
 
 from core.checkpoints import MODELS_DIR, load_model, read_card, shipped_names
+from core.generation import Decoding, Prediction, Sampling, decode_task, predict
 from core.tasks import Task, get_task
 from core.training import Trainer
 
@@ -44,12 +46,15 @@ def session_trainer() -> Trainer | None:
 
 @dataclass(frozen=True)
 class ModelChoice:
-    """A model a page can run: its task, where it comes from, and a one-line description."""
+    """A model a page can run: its task, a one-line description, and the shipped model's name (None for the
+    session's own model, which is never cached: it changes as the learner trains)."""
 
     model: nn.Module
     task: Task
     label: str
     about: str
+    shipped: str | None = None
+    device: str = "cpu"
 
 
 def model_options(families: tuple[str, ...] = ("decoder", "seq2seq", "encoder")) -> list[str]:
@@ -73,6 +78,46 @@ def resolve_choice(label: str, device: str = "cpu") -> ModelChoice:
     model, card = load_shipped(rest, device)
     held = card["held_out"]
     about = (f"Shipped {card['task']} model ({card['model_class']}, {card['n_parameters']:,} parameters, "
-             f"{card['config']['positional']} positions): held-out exact match {held['exact_match']:.1%} "
-             f"on {held['n']} examples, trained {card['training_time_s']:.0f} s from seed {card['seed']}.")  # fmt: skip
-    return ModelChoice(model, get_task(card["task"]), label, about)
+             f"{card['config']['positional']} positions). Held-out ({held['n']} examples): {held['exact_match']:.1%} "
+             f"exact match, {held['token_accuracy']:.1%} of answer tokens right. Trained "
+             f"{card['training_time_s']:.0f} s from seed {card['seed']}.")  # fmt: skip
+    return ModelChoice(model, get_task(card["task"]), label, about, rest, device)
+
+
+def _numpy_prediction(p: Prediction) -> Prediction:
+    as_np = lambda t: None if t is None else t.numpy()  # noqa: E731
+    return dataclasses.replace(p, self_attention=as_np(p.self_attention), cross_attention=as_np(p.cross_attention),
+                               encoder_attention=as_np(p.encoder_attention))  # fmt: skip
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def _shipped_prediction(name: str, device: str, text: str) -> Prediction:
+    model, card = load_shipped(name, device)
+    return _numpy_prediction(predict(model, get_task(card["task"]), text))
+
+
+def run_prediction(choice: ModelChoice, text: str) -> Prediction:
+    """:func:`core.generation.predict` (attention as numpy), cached per shipped model, device and input.
+    Raises the task's UnknownCharacters / InvalidInput for bad input."""
+    if choice.shipped is not None:
+        return _shipped_prediction(choice.shipped, choice.device, text)
+    return _numpy_prediction(predict(choice.model, choice.task, text))
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def _shipped_decodings(name: str, device: str, text: str, sampling: Sampling, seed: int) -> dict[bool, Decoding]:
+    model, card = load_shipped(name, device)
+    return _decodings(model, get_task(card["task"]), text, sampling, seed)
+
+
+def _decodings(model: nn.Module, task: Task, text: str, sampling: Sampling, seed: int) -> dict[bool, Decoding]:
+    return {cache: decode_task(model, task, text, sampling=sampling, use_cache=cache, seed=seed)
+            for cache in (True, False)}  # fmt: skip
+
+
+def run_decodings(choice: ModelChoice, text: str, sampling: Sampling, seed: int) -> dict[bool, Decoding]:
+    """{use_cache: Decoding} for both modes, the same seed; timed once per shipped model, input and sampling
+    (cached), every run for the session's own model."""
+    if choice.shipped is not None:
+        return _shipped_decodings(choice.shipped, choice.device, text, sampling, seed)
+    return _decodings(choice.model, choice.task, text, sampling, seed)

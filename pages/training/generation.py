@@ -1,13 +1,12 @@
 """Step through autoregressive decoding token by token: greedy, temperature, top-k, top-p, and the KV cache."""
 
 import streamlit as st
-import torch
 
-from core.generation import Sampling, decode_task
+from core.generation import Sampling
 from course.lessons import escape_markdown
 from figures.training import kv_cache_figure, probability_bars
 from ui.charts import show_figure
-from ui.models import model_options, resolve_choice
+from ui.models import model_options, resolve_choice, run_decodings
 from ui.settings import get_settings
 from ui.shell import page_shell
 
@@ -32,7 +31,7 @@ with lab:
         st.stop()
 
     c1, c2, c3, c4 = st.columns(4)
-    strategy = c1.radio("Decoding", ["greedy", "sample"], key=f"{SLUG}_strategy", horizontal=True)
+    strategy = c1.radio("Decoding", ["greedy", "sample"], index=1, key=f"{SLUG}_strategy", horizontal=True)
     temperature = c2.slider("Temperature", 0.1, 3.0, 1.0, 0.1, key=f"{SLUG}_temperature",
                             disabled=strategy == "greedy")  # fmt: skip
     top_k = c3.slider("Top-k (0 = off)", 0, len(vocab), 0, key=f"{SLUG}_top_k", disabled=strategy == "greedy")
@@ -42,8 +41,7 @@ with lab:
                           help="On: each step runs only the new token and reuses the cached keys/values. "
                                "Off: each step re-runs the whole prefix.")  # fmt: skip
 
-    runs = {cache: decode_task(choice.model, task, text, sampling=sampling, use_cache=cache, seed=settings.seed)
-            for cache in (use_cache, not use_cache)}  # the chosen mode first (its timing is not the warm-up)
+    runs = run_decodings(choice, text, sampling, settings.seed)  # {use_cache: Decoding}, both modes, same seed
     shown, other = runs[use_cache], runs[not use_cache]
     n = len(shown.steps)
     step = st.slider("Step", 1, n, n if n < 2 else 1, key=f"{SLUG}_step_{task.name}_{n}") if n > 1 else 1
@@ -53,7 +51,7 @@ with lab:
     st.text(f"{source}context:  {context}▮\nnext:     {vocab.symbols[s.token]!r}  (u = {s.u:.3f})\n"
             f"complete: {vocab.decode(shown.tokens)}   (seed {settings.seed})")  # fmt: skip
     show_figure(probability_bars(list(vocab.symbols), s.probs.tolist(),
-                                 model_probs=torch.softmax(s.logits, -1).tolist(), chosen=s.token,
+                                 model_probs=s.logits.softmax(-1).tolist(), chosen=s.token,
                                  title=f"Step {step}: next-token distribution ({strategy})"),
                 key=f"{SLUG}_probs")  # fmt: skip
 

@@ -2,11 +2,10 @@
 
 import streamlit as st
 
-from core.generation import predict
 from course.lessons import escape_markdown
 from figures.heatmap import heatmap, heatmap_grid, position_labels
 from ui.charts import show_figure
-from ui.models import model_options, resolve_choice
+from ui.models import model_options, resolve_choice, run_prediction
 from ui.settings import get_settings
 from ui.shell import page_shell
 
@@ -28,7 +27,7 @@ with lab:
                          if task.family == "encoder" else ")"), task.default_input,
                          key=f"{SLUG}_text_{task.name}", max_chars=40)  # fmt: skip
     try:
-        p = predict(choice.model, task, text)
+        p = run_prediction(choice, text)
     except ValueError as err:  # UnknownCharacters / InvalidInput name the problem and what to type
         st.warning(f"This input cannot be used. {escape_markdown(str(err))}. Edit the input above.")
         st.stop()

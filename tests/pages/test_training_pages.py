@@ -116,7 +116,6 @@ def test_generation_sampling_step_and_cache():
     assert any("KV cache size" in json.dumps(s["layout"]) for s in chart_specs(at))
     assert "identical tokens" in " ".join(c.value for c in at.caption)
     before = data_of(at)
-    at.radio(key="generation_strategy").set_value("sample").run()
     widget(at, "slider", "Temperature").set_value(2.5).run()
     assert_charts_with_data(at, 2)
     assert data_of(at) != before

@@ -72,7 +72,9 @@ with lab:
         load_preset()
     cols = st.columns(5)
     limits = {"layers": 512, "heads": 512, "kv_heads": 512, "head_dim": 1024, "context": 10_000_000}
-    values = {f: cols[i].number_input(f.replace("_", " ").capitalize(), 1, limits[f], step=1, key=f"{SLUG}_calc_{f}")
+    labels = {"layers": "Layers", "heads": "Query heads", "kv_heads": "KV heads", "head_dim": "Head dim",
+              "context": "Context (tokens)"}
+    values = {f: cols[i].number_input(labels[f], 1, limits[f], step=1, key=f"{SLUG}_calc_{f}")
               for i, f in enumerate(FIELDS)}
     c8, c9, c10 = st.columns(3)
     calc_batch = c8.number_input("Batch", 1, 4096, 1, key=f"{SLUG}_calc_batch")

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import ast
 import importlib
+import inspect
 import json
 import re
 from collections.abc import Callable, Mapping
@@ -224,6 +225,16 @@ def resolve_code_name(dotted: str) -> Any:
             obj = getattr(obj, attr)
         return obj
     raise ImportError(dotted)
+
+
+@cache
+def code_source(dotted: str) -> str | None:
+    """The source text of core object `dotted` (read once per process with inspect.getsource), or None when the
+    name does not (yet) exist or has no readable source. Lessons show it next to the prose."""
+    try:
+        return inspect.getsource(resolve_code_name(dotted))
+    except (ImportError, AttributeError, TypeError, OSError):
+        return None
 
 
 # ---------------------------------------------------------------- placeholders and their resolvers

@@ -7,8 +7,6 @@ Progress is ``st.session_state["progress"]`` (schema: ``course.quiz``). Widget k
 
 from __future__ import annotations
 
-import inspect
-
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
@@ -17,13 +15,13 @@ from course.lessons import (
     LessonError,
     PlaceholderError,
     Question,
+    code_source,
     demote_headings,
     escape_markdown,
     lesson_by_id,
     lessons_for_page,
     load_lessons,
     render_placeholders,
-    resolve_code_name,
     search_lessons,
 )
 from course.quiz import (
@@ -104,9 +102,8 @@ def _render_code(lesson: Lesson) -> None:
         return
     with st.expander("The code behind this lesson (the real core, read with inspect.getsource)"):
         for name in lesson.code:
-            try:
-                source = inspect.getsource(resolve_code_name(name))
-            except (ImportError, AttributeError, TypeError, OSError):
+            source = code_source(name)
+            if source is None:
                 st.info(f"`{name}` is not in the core yet; its code will appear here once it is.")
                 continue
             st.caption(f"`{name}`")

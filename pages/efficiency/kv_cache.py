@@ -56,8 +56,9 @@ with lab:
     check = cache_check(layers, heads, kv_heads, head_dim, context, batch, dtype)
     formula, real = check.formula_bytes[-1], check.real_bytes[-1]
     verdict = "✅ equal" if formula == real else "❌ different"
-    st.markdown(f"**Formula** 2·L·H_kv·d·T·B·s = {formula:,} bytes ({human_bytes(formula)}) · **real tensors** "
-                f"Σ element_size·numel = {real:,} bytes · **{verdict}**")
+    st.markdown(f"**Formula** 2·L·H_kv·d·T·B·s = {formula:,} bytes ({human_bytes(formula)}; "
+                f"{formula // layers:,} per layer) · **real tensors** Σ element_size·numel = {real:,} bytes · "
+                f"**{verdict}**")
     st.caption(f"2 · {layers} · {kv_heads} · {head_dim} · {context} · {batch} · {DTYPE_BYTES[dtype]} = **{formula:,}** "
                f"bytes. A seeded core `DecoderOnlyModel` ({kind}: {heads} query heads, {kv_heads} key/value heads, "
                f"d_model = {heads * head_dim}) prefilled the prompt, then "

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
+
+from figures.heatmap import grid_axes, panel_title_annotations
 
 LOSS_COLOUR, TOKEN_COLOUR, EXACT_COLOUR, HELD_OUT_COLOUR = "#1f77b4", "#2ca02c", "#ff7f0e", "#d62728"
 
@@ -22,22 +23,23 @@ def training_curves(
     total_steps: int | None = None,
 ) -> go.Figure:
     """Loss (top, log scale) and accuracy (bottom: token, exact match on the training batch, held-out exact match)."""
-    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08,
-                        subplot_titles=("cross-entropy loss (training batch)", "accuracy"))  # fmt: skip
-    fig.add_trace(go.Scatter(x=list(steps), y=list(loss), name="loss", line={"color": LOSS_COLOUR}), row=1, col=1)
+    x, top, bottom = {"x": list(steps)}, {"xaxis": "x", "yaxis": "y"}, {"xaxis": "x2", "yaxis": "y2"}
+    traces = [go.Scatter(**x, y=list(loss), name="loss", line={"color": LOSS_COLOUR}, **top)]
     for name, values, colour in (("token accuracy", token_accuracy, TOKEN_COLOUR),
                                  ("exact match (batch)", exact_match, EXACT_COLOUR)):  # fmt: skip
-        fig.add_trace(go.Scatter(x=list(steps), y=list(values), name=name, line={"color": colour}), row=2, col=1)
+        traces.append(go.Scatter(**x, y=list(values), name=name, line={"color": colour}, **bottom))
     if len(eval_steps):
-        held_out = go.Scatter(x=list(eval_steps), y=list(eval_exact_match), name="exact match (held-out)",
-                              mode="lines+markers", line={"color": HELD_OUT_COLOUR, "dash": "dot"})
-        fig.add_trace(held_out, row=2, col=1)
-    fig.update_yaxes(type="log", title_text="loss", row=1, col=1)
-    fig.update_yaxes(range=[0, 1.02], title_text="share right", row=2, col=1)
-    fig.update_xaxes(title_text="step", row=2, col=1, range=[0, total_steps] if total_steps else None)
-    fig.update_layout(title={"text": title}, height=460, margin={"l": 10, "r": 10, "t": 60, "b": 10},
-                      legend={"orientation": "h", "y": -0.15})  # fmt: skip
-    return fig
+        traces.append(go.Scatter(x=list(eval_steps), y=list(eval_exact_match), name="exact match (held-out)",
+                                 mode="lines+markers", line={"color": HELD_OUT_COLOUR, "dash": "dot"}, **bottom))
+    axes = grid_axes(2, 1, v_gap=0.08)
+    axes["xaxis"].update({"matches": "x2", "showticklabels": False})
+    axes["xaxis2"].update({"title": {"text": "step"}, "range": [0, total_steps] if total_steps else None})
+    axes["yaxis"].update({"type": "log", "title": {"text": "loss"}})
+    axes["yaxis2"].update({"range": [0, 1.02], "title": {"text": "share right"}})
+    layout = {**axes, "annotations": panel_title_annotations(("cross-entropy loss (training batch)", "accuracy"), axes),
+              "title": {"text": title}, "height": 460, "margin": {"l": 10, "r": 10, "t": 60, "b": 10},
+              "legend": {"orientation": "h", "y": -0.15}}  # fmt: skip
+    return go.Figure(data=traces, layout=layout)
 
 
 def probability_bars(
@@ -54,32 +56,41 @@ def probability_bars(
     order = sorted(range(len(probs)), key=lambda i: (-probs[i], -(model_probs[i] if model_probs else 0)))[:top]
     names = [repr(labels[i]) for i in order]
     colours = ["#ff7f0e" if i == chosen else "#1f77b4" for i in order]
-    fig = go.Figure()
+    traces = []
     if model_probs is not None:
-        fig.add_trace(go.Bar(x=names, y=[model_probs[i] for i in order], name="model (T = 1, no cut)",
+        traces.append(go.Bar(x=names, y=[model_probs[i] for i in order], name="model (T = 1, no cut)",
                              marker={"color": "rgba(0,0,0,0)", "line": {"color": "grey", "width": 2}}))  # fmt: skip
-    fig.add_trace(go.Bar(x=names, y=[probs[i] for i in order], name="sampled from", marker={"color": colours},
+    traces.append(go.Bar(x=names, y=[probs[i] for i in order], name="sampled from", marker={"color": colours},
                          hovertemplate="token %{x}<br>p = %{y:.4f}<extra></extra>"))  # fmt: skip
-    fig.update_layout(title={"text": title}, barmode="group", height=340, yaxis={"range": [0, 1.02], "title": "p"},
-                      xaxis={"title": "token", "type": "category"}, margin={"l": 10, "r": 10, "t": 50, "b": 10})
-    return fig
+    layout = {"title": {"text": title}, "barmode": "group", "height": 340,
+              "yaxis": {"range": [0, 1.02], "title": {"text": "p"}},
+              "xaxis": {"title": {"text": "token"}, "type": "category"},
+              "margin": {"l": 10, "r": 10, "t": 50, "b": 10}}  # fmt: skip
+    return go.Figure(data=traces, layout=layout)
 
 
 def kv_cache_figure(cache_bytes: Sequence[Sequence[int]], seconds: dict[str, float]) -> go.Figure:
     """Left: bytes of each layer's real K/V cache tensors after each generated token (one line per layer).
     Right: measured median time per token with and without the cache (``seconds``: label -> s)."""
-    fig = make_subplots(rows=1, cols=2, column_widths=[0.6, 0.4],
-                        subplot_titles=("KV cache size per layer", "time per generated token"))  # fmt: skip
     n_layers = len(cache_bytes[0]) if cache_bytes else 0
+    traces = []
     for layer in range(n_layers):
         sizes = [step[layer] for step in cache_bytes]
-        fig.add_trace(go.Scatter(x=list(range(1, len(sizes) + 1)), y=sizes, mode="lines+markers",
-                                 name=f"layer {layer} K+V"), row=1, col=1)  # fmt: skip
-    fig.add_trace(go.Bar(x=list(seconds), y=[1000 * s for s in seconds.values()], name="ms / token",
-                         marker={"color": ["#2ca02c", "#d62728"][: len(seconds)]},
-                         hovertemplate="%{x}: %{y:.3f} ms<extra></extra>"), row=1, col=2)  # fmt: skip
-    fig.update_xaxes(title_text="tokens generated", row=1, col=1)
-    fig.update_yaxes(title_text="bytes", rangemode="tozero", row=1, col=1)
-    fig.update_yaxes(title_text="ms", rangemode="tozero", row=1, col=2)
-    fig.update_layout(height=340, margin={"l": 10, "r": 10, "t": 50, "b": 10}, legend={"orientation": "h", "y": -0.2})
-    return fig
+        traces.append(go.Scatter(x=list(range(1, len(sizes) + 1)), y=sizes, mode="lines+markers",
+                                 name=f"layer {layer} K+V"))  # fmt: skip
+    traces.append(go.Bar(x=list(seconds), y=[1000 * s for s in seconds.values()], name="ms / token",
+                         marker={"color": ["#2ca02c", "#d62728"][: len(seconds)]}, xaxis="x2", yaxis="y2",
+                         hovertemplate="%{x}: %{y:.3f} ms<extra></extra>"))  # fmt: skip
+    gap = 0.1
+    axes = {
+        "xaxis": {"domain": [0, 0.6 - gap / 2], "anchor": "y", "title": {"text": "tokens generated"}},
+        "yaxis": {"anchor": "x", "title": {"text": "bytes"}, "rangemode": "tozero"},
+        "xaxis2": {"domain": [0.6 + gap / 2, 1], "anchor": "y2"},
+        "yaxis2": {"anchor": "x2", "title": {"text": "ms"}, "rangemode": "tozero"},
+    }
+    layout = {**axes, "annotations": panel_title_annotations(("KV cache size per layer", "time per generated token"),
+                                                             {k: {**v, "domain": v.get("domain", [0, 1])}
+                                                              for k, v in axes.items()}),
+              "height": 340, "margin": {"l": 10, "r": 10, "t": 50, "b": 10},
+              "legend": {"orientation": "h", "y": -0.2}}  # fmt: skip
+    return go.Figure(data=traces, layout=layout)

@@ -17,7 +17,7 @@ from torch import nn
 from core.checkpoints import MODELS_DIR, load_model, read_card, shipped_names
 from core.generation import Decoding, Prediction, Sampling, decode_task, predict
 from core.tasks import Task, get_task
-from core.training import Trainer
+from core.training import AttentionSnapshot, ModelSpec, Trainer, attention_snapshot, build_model, model_config
 
 SHOWN_FIRST = ("reverse", "induction", "dates", "masked", "copy", "sort")  # pickers list shipped models in this order
 TRAINED_KEY = "_trained_run"  # the session's Trainer (model, task, history); not a widget, never in a link
@@ -36,6 +36,17 @@ def load_shipped(name: str, device: str = "cpu") -> tuple[nn.Module, dict[str, A
 def shipped_cards() -> dict[str, dict[str, Any]]:
     """name -> JSON card of every shipped model."""
     return {name: read_card(MODELS_DIR / name) for name in shipped_names()}
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def untrained_snapshot(task_name: str, spec: ModelSpec, seed: int, device: str) -> AttentionSnapshot:
+    """Attention of a freshly initialised (seeded) model of ``spec`` on the task's example: what training starts from.
+
+    Cached per (task, spec, seed, device): the model is built, run once and dropped; no session shares a model.
+    """
+    task = get_task(task_name)
+    model = build_model(model_config(task, spec), seed=seed).to(device)
+    return attention_snapshot(model, task, task.example())
 
 
 def session_trainer() -> Trainer | None:

@@ -5,12 +5,12 @@ import dataclasses
 import streamlit as st
 
 from core.tasks import TASKS, get_task
-from core.training import QUICK_START, Trainer, attention_snapshot, build_model, model_config
+from core.training import QUICK_START, Trainer, build_model, model_config
 from course.lessons import escape_markdown
 from figures.heatmap import heatmap_grid
 from figures.training import training_curves
 from ui.charts import show_figure
-from ui.models import TRAINED_KEY, shipped_cards
+from ui.models import TRAINED_KEY, shipped_cards, untrained_snapshot
 from ui.settings import get_settings
 from ui.shell import page_shell
 
@@ -105,8 +105,7 @@ with lab:
                                             eval_steps=c["eval_steps"], eval_exact_match=c["eval_exact_match"],
                                             title=f"Shipped {task_name} model: training curves"),
                             key=f"{SLUG}_card_curve")  # fmt: skip
-        untrained = build_model(config, seed=settings.seed).to(settings.device)
-        snapshot = attention_snapshot(untrained, task, task.example())
+        snapshot = untrained_snapshot(task_name, spec, settings.seed, str(settings.device))
         with attention_slot.container():
             show_figure(attention_figure(snapshot, task_name, "Untrained model (step 0)"), key=f"{SLUG}_attn0")
     else:

@@ -2,10 +2,12 @@
 
 import streamlit as st
 
+from core.device import configure_threads
 from ui.deeplink import run_page
 from ui.navigation import build_navigation
 from ui.settings import render_settings_sidebar
 
+configure_threads()  # torch CPU threads for a multi-session server (see its docstring)
 st.set_page_config(page_title="Attention Lab", page_icon="🔦", layout="wide")
 page = st.navigation(build_navigation(), expanded=True)
 render_settings_sidebar()

@@ -38,18 +38,16 @@ def tile_grid_figure(
     """The n×n score matrix as the loop fills it: computed tiles coloured, the current tile outlined in red, tiles
     the causal mask skips shaded grey, tile borders drawn."""
     step = trace.steps[upto]
-    fig = heatmap(revealed_scores(trace, upto, len(q_labels), len(k_labels)), k_labels, q_labels,
-                  f"Score matrix, tile by tile<br><sup>step {upto + 1} of {len(trace.steps)}: tile "
-                  f"q{step.q_range[0]}–{step.q_range[1] - 1} × k{step.k_range[0]}–{step.k_range[1] - 1}</sup>",
-                  colorbar_title="score q·k/√d", colorscale=DIVERGING_SCALE, zmin=-bound, zmax=bound)
     shapes = [{"type": "rect", "x0": s.k_range[0] - 0.5, "x1": s.k_range[1] - 0.5, "y0": s.q_range[0] - 0.5,
                "y1": s.q_range[1] - 0.5, "line": {"color": GRID, "width": 1},
                "fillcolor": SKIPPED if s.skipped else "rgba(0,0,0,0)"} for s in trace.steps]
     (q0, q1), (k0, k1) = step.q_range, step.k_range
     shapes.append({"type": "rect", "x0": k0 - 0.5, "x1": k1 - 0.5, "y0": q0 - 0.5, "y1": q1 - 0.5,
                    "line": {"color": CURRENT, "width": 4}})
-    fig.update_layout(shapes=shapes)
-    return fig
+    return heatmap(revealed_scores(trace, upto, len(q_labels), len(k_labels)), k_labels, q_labels,
+                   f"Score matrix, tile by tile<br><sup>step {upto + 1} of {len(trace.steps)}: tile "
+                   f"q{q0}–{q1 - 1} × k{k0}–{k1 - 1}</sup>",
+                   colorbar_title="score q·k/√d", colorscale=DIVERGING_SCALE, zmin=-bound, zmax=bound, shapes=shapes)
 
 
 def tile_scores_figure(step: TileStep, *, bound: float) -> go.Figure:

@@ -36,10 +36,12 @@ def heatmap(
     zmax: float | None = None,
     colorscale: str = WEIGHT_SCALE,
     height: int | None = None,
+    shapes: Sequence[dict] = (),
 ) -> go.Figure:
     """A labelled heatmap of a (rows, cols) matrix, row 0 at the top (as matrices are written).
 
-    z: (len(y_labels), len(x_labels)). Masked entries may be NaN or -inf: they show as gaps.
+    z: (len(y_labels), len(x_labels)). Masked entries may be NaN or -inf: they show as gaps. shapes: Plotly layout
+    shapes drawn over the map (e.g. tile outlines), in data coordinates (column j spans x = j − 0.5 … j + 0.5).
     """
     values = as_numpy(z)
     if values.shape != (len(y_labels), len(x_labels)):
@@ -56,6 +58,7 @@ def heatmap(
         "yaxis": {"title": {"text": y_title}, "type": "category", "autorange": "reversed"},
         "margin": {"l": 10, "r": 10, "t": 50, "b": 10},
         "height": height or max(300, min(700, 120 + 28 * len(y_labels))),
+        "shapes": list(shapes),
     }
     return go.Figure(data=[trace], layout=layout)
 

@@ -1,0 +1,295 @@
+"""Classroom load: N concurrent Chromium sessions moving sliders against one `streamlit run` for a fixed time.
+
+    python -m bench.bench_classroom [--sessions 10] [--seconds 60] [--think-ms 1000] [--pages slug,slug,...]
+
+One server (`streamlit run app.py` on a free loopback port, the browser tests' `start_streamlit`) and one headless
+Debian Chromium with one browser context per session (Playwright's asyncio API; each context is its own Streamlit
+session). First one context opens the home page (the teacher; `--no-warm-up` skips it). Then session i opens page
+i mod len(--pages) and waits until its first chart is drawn; when every session is ready the timed phase starts
+for all at once. Until `--seconds` have passed each session repeatedly focuses the
+first visible slider in the page's main area (ARIA role slider: Streamlit's range `<input>`), presses ArrowRight
+or ArrowLeft (turning at the slider's ends), waits for the rerun to finish, then pauses `--think-ms` (uniform
+0.5×–1.5×, seeded; 0 = no pause, a stress test).
+
+Rerun latency is measured inside the page, on the browser's clock: from the keydown event to the moment the app's
+`[data-testid='stApp']` has gone through a running state back to `data-test-script-state='notRunning'` (a
+MutationObserver installed before the app loads records each change), with the page's Plotly chart present.
+It includes Streamlit's websocket round trip, the script rerun on the server and React applying the deltas.
+
+Errors: browser console errors (the `_stcore`/favicon probes the browser tests ignore are ignored here too),
+uncaught page errors, a modal dialog open once the page is ready, `[data-testid='stException']` elements after a
+rerun, and reruns that did not finish within `--rerun-timeout` seconds. Bounded: moves stop at `--seconds`, and a hard deadline (setup + seconds + rerun timeout +
+30 s) cancels everything and stops the server; a watchdog thread exits the process if even that hangs.
+
+Budget (issue): 10 sessions for 60 s on the 2-core machine: 0 errors and p95 rerun ≤ 2 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import statistics
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+
+from bench.bench_cold_start import chromium_path
+from course.registry import page_by_slug
+from tests.browser.conftest import (
+    CHROMIUM_ARGS,
+    READY,
+    _free_port,
+    is_ignorable_console_error,
+    start_streamlit,
+    wait_healthy,
+)
+
+DEFAULT_PAGES = "attention_step_by_step,masks,multi_head,efficient_variants,positional_encodings"
+P95_BUDGET_S = 2.0
+MAIN_SLIDERS = "[data-testid='stMain'] [data-testid='stSlider']:visible"  # role=slider: its range <input>
+CHART_SVG = "[data-testid='stMain'] [data-testid='stPlotlyChart'] .main-svg"
+
+# Installed before the app's own scripts: timestamps every script-state change of stApp and the last keydown.
+OBSERVER_JS = """
+window.__bench = {events: [], keydown: null};
+document.addEventListener('keydown', () => { window.__bench.keydown = performance.now(); }, true);
+new MutationObserver((mutations) => {
+  const now = performance.now();
+  for (const m of mutations) {
+    if (m.target.getAttribute && m.target.getAttribute('data-testid') === 'stApp') {
+      window.__bench.events.push([now, m.target.getAttribute('data-test-script-state')]);
+    }
+  }
+}).observe(document, {attributes: true, subtree: true, attributeFilter: ['data-test-script-state']});
+"""
+
+VALUE_JS = """e => ['value', 'min', 'max'].map(
+  (a) => Number(e[a] ?? e.getAttribute('aria-value' + (a === 'value' ? 'now' : a))))"""
+
+# True once, after event index `start`, the app went through a non-idle state and back to notRunning with a chart.
+RERUN_DONE_JS = """
+(start) => {
+  const ev = window.__bench.events;
+  let busy = false;
+  for (let i = start; i < ev.length; i++) {
+    if (ev[i][1] !== 'notRunning') busy = true;
+    else if (busy) {
+      if (!document.querySelector("[data-testid='stApp'][data-test-script-state='notRunning']")) return false;
+      if (!document.querySelector(CHART)) return false;
+      return [window.__bench.keydown, ev[i][0]];
+    }
+  }
+  return false;
+}
+""".replace("CHART", repr(CHART_SVG))
+
+
+@dataclass
+class Session:
+    index: int
+    slug: str
+    latencies: list[float] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    ready_s: float = float("nan")
+    collecting: bool = True
+
+    def error(self, text: str) -> None:
+        if self.collecting:
+            self.errors.append(text)
+
+
+def p95(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[max(0, -(-95 * len(ordered) // 100) - 1)]
+
+
+async def open_session(browser, url: str, s: Session, timeout_ms: int):
+    context = await browser.new_context(viewport={"width": 1400, "height": 1000})
+    await context.add_init_script(OBSERVER_JS)
+    page = await context.new_page()
+
+    def on_console(msg) -> None:
+        if msg.type == "error":
+            location = msg.location.get("url", "") if isinstance(msg.location, dict) else ""
+            text = f"{msg.text} @ {location}"
+            if not is_ignorable_console_error(text):
+                s.error(f"console: {text[:200]}")
+
+    page.on("console", on_console)
+    page.on("pageerror", lambda exc: s.error(f"pageerror: {str(exc)[:200]}"))
+    t0 = time.perf_counter()
+    await page.goto(f"{url}/{s.slug}", timeout=timeout_ms)
+    await page.wait_for_selector(READY, timeout=timeout_ms)
+    await page.wait_for_selector(CHART_SVG, timeout=timeout_ms)
+    await first_slider(page).wait_for(state="attached", timeout=timeout_ms)
+    s.ready_s = time.perf_counter() - t0
+    for dialog in await page.locator("[role='dialog']").all_inner_texts():  # a modal makes the page inert
+        s.error(f"dialog: {' '.join(dialog.split())[:160]}")
+    return context, page
+
+
+async def warm_up(browser, url: str, timeout_ms: int) -> float:
+    """The teacher opens the home page first: the server's first session, before any student's deep link."""
+    t0 = time.perf_counter()
+    context = await browser.new_context()
+    page = await context.new_page()
+    await page.goto(url, timeout=timeout_ms)
+    await page.wait_for_selector("h1:has-text('Attention Lab')", timeout=timeout_ms)
+    await page.wait_for_selector(READY, timeout=timeout_ms)
+    await context.close()
+    return time.perf_counter() - t0
+
+
+def first_slider(page):
+    """The first visible slider of the page's main area (ARIA role slider: Streamlit's range input)."""
+    return page.locator(MAIN_SLIDERS).first.get_by_role("slider").first
+
+
+async def move_sliders(page, s: Session, end: float, think_s: float, rerun_timeout_ms: int, seed: int) -> None:
+    rng = random.Random(seed)
+    direction = "ArrowRight"
+    while time.monotonic() < end:
+        slider = first_slider(page)
+        try:
+            now, low, high = await slider.evaluate(VALUE_JS, timeout=rerun_timeout_ms)
+            if now >= high:
+                direction = "ArrowLeft"
+            elif now <= low:
+                direction = "ArrowRight"
+            start = await page.evaluate("window.__bench.events.length")
+            await slider.press(direction, timeout=rerun_timeout_ms)
+            handle = await page.wait_for_function(RERUN_DONE_JS, arg=start, polling=50, timeout=rerun_timeout_ms)
+            keydown, done = await handle.json_value()
+            s.latencies.append((done - keydown) / 1000)
+            if await page.locator("[data-testid='stException']").count():
+                s.error("stException shown after a rerun")
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a timeout or a vanished element: counted, and the session goes on
+            s.error(f"{type(exc).__name__}: {str(exc).splitlines()[0][:160]}")
+        direction = "ArrowLeft" if direction == "ArrowRight" else "ArrowRight"
+        if think_s > 0:
+            await asyncio.sleep(min(think_s * rng.uniform(0.5, 1.5), max(0.0, end - time.monotonic())))
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of one process (Linux /proc)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except OSError:
+        return float("nan")
+
+
+async def classroom(args, url: str, server_pid: int) -> tuple[list[Session], dict]:
+    from playwright.async_api import async_playwright
+
+    slugs = [s for s in args.pages.split(",") if s]
+    sessions = [Session(i, slugs[i % len(slugs)]) for i in range(args.sessions)]
+    info: dict = {}
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=chromium_path(), headless=True, args=CHROMIUM_ARGS)
+        try:
+            info["warm_up_s"] = await warm_up(browser, url, args.setup_timeout * 1000) if args.warm_up else None
+            t0 = time.perf_counter()
+            opened = await asyncio.gather(*(open_session(browser, url, s, args.setup_timeout * 1000)
+                                            for s in sessions))
+            info["setup_s"] = time.perf_counter() - t0
+            info["load_before"] = os.getloadavg()
+            cpu0, w0 = _cpu_seconds(server_pid), time.perf_counter()
+            end = time.monotonic() + args.seconds
+            await asyncio.gather(*(move_sliders(page, s, end, args.think_ms / 1000, args.rerun_timeout * 1000,
+                                                seed=s.index) for s, (_, page) in zip(sessions, opened, strict=True)))
+            info["timed_s"] = time.perf_counter() - w0
+            info["server_cores"] = (_cpu_seconds(server_pid) - cpu0) / info["timed_s"]
+            info["load_after"] = os.getloadavg()
+            for s in sessions:
+                s.collecting = False  # closing contexts drops websockets: not the app's errors
+            for context, _ in opened:
+                await context.close()
+        finally:
+            await browser.close()
+    return sessions, info
+
+
+def _ms(values: list[float], fn) -> str:
+    return f"{fn(values) * 1e3:.0f}" if values else "—"
+
+
+def report(args, sessions: list[Session], info: dict) -> None:
+    lat = [x for s in sessions for x in s.latencies]
+    errors = [e for s in sessions for e in s.errors]
+    lb, la = info["load_before"], info["load_after"]
+    print(f"Classroom load: {args.sessions} Chromium sessions (one browser, one context each), {args.seconds:.0f} s, "
+          f"think time {args.think_ms:.0f} ms (×0.5–1.5), {os.cpu_count()} CPUs; "
+          + (f"home page warm-up {info['warm_up_s']:.1f} s; " if info["warm_up_s"] is not None else "no warm-up; ")
+          + f"all sessions ready after "
+          f"{info['setup_s']:.1f} s. Load average {lb[0]:.2f} before the timed phase, {la[0]:.2f} after; the server "
+          f"used {info['server_cores']:.2f} cores on average.\n")
+    print("| sessions | seconds | total reruns | reruns/s | errors | rerun median ms | rerun p95 ms | rerun max ms |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print(f"| {args.sessions} | {info['timed_s']:.1f} | {len(lat)} | {len(lat) / info['timed_s']:.1f} | "
+          f"{len(errors)} | {_ms(lat, statistics.median)} | {_ms(lat, p95)} | {_ms(lat, max)} |")
+    print("\n| page | sessions | reruns | errors | ready s (max) | median ms | p95 ms | max ms |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for slug in dict.fromkeys(s.slug for s in sessions):
+        group = [s for s in sessions if s.slug == slug]
+        gl = [x for s in group for x in s.latencies]
+        print(f"| {slug} | {len(group)} | {len(gl)} | {sum(len(s.errors) for s in group)} | "
+              f"{max(s.ready_s for s in group):.1f} | {_ms(gl, statistics.median)} | {_ms(gl, p95)} | "
+              f"{_ms(gl, max)} |")
+    met = not errors and lat and p95(lat) <= P95_BUDGET_S
+    print(f"\nBudget (0 errors, p95 ≤ {P95_BUDGET_S:.0f} s): {'met' if met else 'MISSED'} "
+          f"({len(errors)} errors, p95 {_ms(lat, p95)} ms).")
+    for e in list(dict.fromkeys(errors))[:10]:
+        print(f"- {e}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sessions", type=int, default=10)
+    parser.add_argument("--seconds", type=float, default=60.0, help="length of the timed slider-moving phase")
+    parser.add_argument("--think-ms", type=float, default=1000.0, help="mean pause between moves (0: none)")
+    parser.add_argument("--pages", default=DEFAULT_PAGES, help="comma-separated slugs, spread over the sessions")
+    parser.add_argument("--rerun-timeout", type=float, default=20.0, help="seconds before a rerun counts as an error")
+    parser.add_argument("--no-warm-up", dest="warm_up", action="store_false",
+                        help="skip opening the home page once before the sessions (their deep links then hit a "
+                             "cold server)")
+    parser.add_argument("--setup-timeout", type=float, default=240.0, help="seconds for all sessions to open")
+    args = parser.parse_args()
+    for slug in args.pages.split(","):
+        page_by_slug(slug)  # KeyError with the known slugs if mistyped
+
+    hard_deadline = args.setup_timeout + args.seconds + args.rerun_timeout + 30
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    proc = start_streamlit(port)
+
+    def watchdog() -> None:  # last resort if the event loop itself hangs
+        proc.kill()
+        print(f"bench_classroom: hard deadline {hard_deadline + 60:.0f} s passed; exiting", file=sys.stderr,
+              flush=True)
+        os._exit(3)
+
+    timer = threading.Timer(hard_deadline + 60, watchdog)
+    timer.daemon = True
+    timer.start()
+    try:
+        wait_healthy(url, proc)
+        sessions, info = asyncio.run(asyncio.wait_for(classroom(args, url, proc.pid), timeout=hard_deadline))
+    finally:
+        timer.cancel()
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except Exception:
+            proc.kill()
+    report(args, sessions, info)
+
+
+if __name__ == "__main__":
+    main()

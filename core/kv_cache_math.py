@@ -130,6 +130,30 @@ class CacheCheck:
     dtype: str
 
 
+def predicted_cache_check_peak_bytes(
+    layers: int, heads: int, kv_heads: int, head_dim: int, context: int, batch: int = 1,
+    dtype: torch.dtype = torch.float32, *, decode_steps: int = 8,
+) -> int:
+    """Peak bytes of :func:`real_cache_bytes` from the shapes alone, so a page can refuse it before it runs.
+
+    The larger of building the model (float32 weights and one weight's initialisation temporaries, then a cast one
+    tensor at a time) and the prefill of T = context − decode_steps tokens: each layer's trace keeps three
+    ``(B, H, T, T)`` score-sized tensors (raw, masked, weights) and its ``(B, T, ·)`` activations until the forward
+    returns; the layer being computed holds three more score-sized temporaries (scaled scores, the masked softmax's
+    two) and the ``(T, T)`` mask.
+    """
+    s = torch.empty((), dtype=dtype).element_size()
+    with torch.device("meta"):  # the real model's shapes, nothing allocated
+        model = small_decoder(layers, heads, kv_heads, head_dim, context)
+    params, vocab = [p.numel() for p in model.parameters()], model.config.vocab_size
+    d_model, d_ff, t = heads * head_dim, 2 * heads * head_dim, max(1, context - decode_steps)
+    build = 4 * (sum(params) + max(params)) + (0 if s == 4 else s * max(params))
+    scores = batch * heads * t * t * s  # (B, H, T, T)
+    activations = batch * t * (3 * heads * head_dim + 2 * kv_heads * head_dim + 6 * d_model + 2 * d_ff) * s
+    prefill = s * sum(params) + layers * (3 * scores + activations) + 3 * scores + t * t + batch * t * vocab * s
+    return max(build, prefill)
+
+
 @torch.no_grad()
 def real_cache_bytes(
     layers: int, heads: int, kv_heads: int, head_dim: int, context: int, batch: int = 1,

@@ -1,6 +1,7 @@
-"""Refuse an attention call that would not fit in memory, before it runs, and say why.
+"""Refuse an attention call (or any computation whose peak can be predicted) that would not fit in memory, before
+it runs, and say why.
 
-    allowed  ⇔  predicted peak bytes (core.memory) <= budget
+    allowed  ⇔  predicted peak bytes (core.memory, or the computation's own formula) <= budget
 
 The budget is the caller's (the learner's setting) or 1 GiB, and never more than half of the memory this machine
 has free right now (``MemAvailable`` in /proc/meminfo on Linux; ``torch.cuda.mem_get_info`` on a GPU), so one
@@ -71,6 +72,23 @@ def _mib(n_bytes: int) -> str:
     return f"{n_bytes / MIB:,.1f} MiB"
 
 
+def check_memory(
+    what: str, predicted_bytes: int, *, budget_bytes: int | None = None, device: torch.device | str | None = None,
+    advice: str = "", method: str | None = None,
+) -> GuardDecision:
+    """Compare the predicted peak of any computation with the budget. ``what`` names it in the message (a phrase
+    such as "Timing the scoring functions at L = 1,024"); ``advice`` tells the learner what to change on refusal;
+    ``method`` is recorded in the decision (default: ``what``)."""
+    budget = effective_budget_bytes(budget_bytes, device)
+    method = what if method is None else method
+    if predicted_bytes <= budget:
+        message = f"{what} needs about {_mib(predicted_bytes)}, within the budget of {_mib(budget)}."
+        return GuardDecision(True, method, predicted_bytes, budget, message)
+    message = (f"{what} would need about {_mib(predicted_bytes)}, more than the memory budget of {_mib(budget)}, "
+               f"so it was not run." + (f" {advice}" if advice else ""))
+    return GuardDecision(False, method, predicted_bytes, budget, message)
+
+
 def check_attention_memory(
     batch: int, heads: int, lq: int, lk: int, d: int, dtype: torch.dtype = torch.float32,
     *, method: str = "naive", budget_bytes: int | None = None, device: torch.device | str | None = None,
@@ -79,21 +97,16 @@ def check_attention_memory(
     """Predict the peak of ``method`` ("naive" or "tiled") for these shapes and compare it with the budget."""
     if method not in METHODS:
         raise ValueError(f"unknown attention method {method!r}; choose one of {METHODS}")
-    budget = effective_budget_bytes(budget_bytes, device)
     tiled = predicted_tiled_peak_bytes(batch, heads, lq, lk, d, dtype, block_q=block_q, block_k=block_k)
     predicted = predicted_naive_peak_bytes(batch, heads, lq, lk, d, dtype, masked=masked) if method == "naive" else tiled
     shape = f"B={batch}, H={heads}, Lq={lq}, Lk={lk}, d={d}, {str(dtype).removeprefix('torch.')}"
-    if predicted <= budget:
-        message = f"{method} attention ({shape}) needs about {_mib(predicted)}, within the budget of {_mib(budget)}."
-        return GuardDecision(True, method, predicted, budget, message)
     if method == "naive":
         advice = (f"Its (Lq, Lk) score matrices grow with Lq·Lk. Use the tiled path (method='tiled'), which needs "
                   f"about {_mib(tiled)}, or a shorter sequence.")
     else:
         advice = "Use smaller blocks (block_q, block_k) or a shorter sequence."
-    message = (f"{method} attention ({shape}) would need about {_mib(predicted)}, more than the memory budget of "
-               f"{_mib(budget)}, so it was not run. {advice}")
-    return GuardDecision(False, method, predicted, budget, message)
+    return check_memory(f"{method} attention ({shape})", predicted, budget_bytes=budget_bytes, device=device,
+                        advice=advice, method=method)
 
 
 def guarded_attention(

@@ -75,6 +75,27 @@ def score_flops(scoring: str, lq: int, lk: int, d: int, d_hidden: int) -> int:
     raise ValueError(f"unknown scoring {scoring!r}; choose one of {SCORINGS}")
 
 
+def predicted_score_peak_bytes(scoring: str, lq: int, lk: int, d: int, d_hidden: int, itemsize: int = 4) -> int:
+    """Peak bytes of one score matrix as :func:`time_scorings` computes it (beyond q and k).
+
+    dot, scaled_dot: the ``(Lq, Lk)`` scores and their scaled copy; multiplicative: q W ``(Lq, d)`` and the scores;
+    additive: W₁q ``(Lq, h)``, W₂k ``(Lk, h)``, the broadcast sum and its tanh (both ``(Lq, Lk, h)``, alive at once)
+    and the scores. The additive scorer is the one that grows with Lq·Lk·h.
+    """
+    if scoring in ("dot", "scaled_dot"):
+        return 2 * lq * lk * itemsize
+    if scoring == "multiplicative":
+        return (lq * d + lq * lk) * itemsize
+    if scoring == "additive":
+        return ((lq + lk) * d_hidden + 2 * lq * lk * d_hidden + lq * lk) * itemsize
+    raise ValueError(f"unknown scoring {scoring!r}; choose one of {SCORINGS}")
+
+
+def predicted_timing_peak_bytes(length: int, d: int, d_hidden: int) -> int:
+    """Peak bytes of :func:`time_scorings` (float32): q and k ``(L, d)`` plus the largest scoring's peak."""
+    return 2 * length * d * 4 + max(predicted_score_peak_bytes(name, length, length, d, d_hidden) for name in SCORINGS)
+
+
 def run_scoring(q: Tensor, k: Tensor, v: Tensor, scoring: str, scorer: nn.Module | None, mask: Tensor | None = None):
     """core attention with one scoring function (no gradient) -> AttentionTrace."""
     with torch.no_grad():

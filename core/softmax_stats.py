@@ -109,6 +109,16 @@ def scaling_sweep(
     return ScalingSweep(tuple(d_ks), n_keys, n_samples, **{k: tuple(v) for k, v in stats.items()})
 
 
+def predicted_sweep_peak_bytes(d_ks: Sequence[int], n_keys: int, n_samples: int) -> int:
+    """Peak bytes of :func:`scaling_sweep` (float32), from its sizes, so a page can refuse it before it runs.
+
+    The seeded draws q ``(S, 1, d_max)`` and k ``(S, n, d_max)`` dominate; the rest is about a dozen ``(S, n)``-sized
+    tensors alive at once (v, the two traces' scores and weights, the float64 weights and their statistics).
+    """
+    s, n = n_samples, n_keys
+    return 4 * s * ((1 + n) * max(d_ks) + 12 * n + 4)
+
+
 def js_divergence(p: Tensor, q: Tensor, dim: int = -1) -> Tensor:
     """Jensen–Shannon divergence in nats, JS(p, q) = ½ KL(p‖m) + ½ KL(q‖m), m = (p + q)/2; in [0, log 2].
 

@@ -8,9 +8,11 @@ from core.kv_cache_math import (
     PRESETS,
     cached_positions,
     kv_cache_bytes,
+    predicted_cache_check_peak_bytes,
     real_cache_bytes,
     sharing_comparison,
 )
+from core.memory_guard import check_memory
 from figures.kv_cache import cache_growth_figure, decode_time_figure, human_bytes, sharing_figure
 from ui.charts import show_figure
 from ui.measure import measure_decoding
@@ -53,19 +55,29 @@ with lab:
     batch = c6.slider("Batch B", 1, 4, 1, key=f"{SLUG}_batch")
     dtype = c7.selectbox("dtype", ["float32", "bfloat16", "float16"], key=f"{SLUG}_dtype")
     kind = "MHA" if group == 1 else "MQA" if kv_heads == 1 else "GQA"
-    check = cache_check(layers, heads, kv_heads, head_dim, context, batch, dtype)
-    formula, real = check.formula_bytes[-1], check.real_bytes[-1]
-    verdict = "✅ equal" if formula == real else "❌ different"
-    st.markdown(f"**Formula** 2·L·H_kv·d·T·B·s = {formula:,} bytes ({human_bytes(formula)}; "
-                f"{formula // layers:,} per layer) · **real tensors** Σ element_size·numel = {real:,} bytes · "
-                f"**{verdict}**")
-    st.caption(f"2 · {layers} · {kv_heads} · {head_dim} · {context} · {batch} · {DTYPE_BYTES[dtype]} = **{formula:,}** "
-               f"bytes. A seeded core `DecoderOnlyModel` ({kind}: {heads} query heads, {kv_heads} key/value heads, "
-               f"d_model = {heads * head_dim}) prefilled the prompt, then "
-               f"decoded token by token; each layer's `KVCache.k` has shape {check.cache_shape} ({check.dtype}), "
-               "and v the same.")
-    show_figure(cache_growth_figure(check, title=f"KV cache as decoding proceeds<br><sup>{layers} layers × {kv_heads} kv "
-                                                 f"heads × d {head_dim}, batch {batch}, {dtype}</sup>"), key=f"{SLUG}_growth")
+    guard = check_memory(f"Running the {kind} model with a KV cache ({layers} layers, {heads} heads of width {head_dim}, "
+                         f"T = {context}, batch {batch}, {dtype})",
+                         predicted_cache_check_peak_bytes(layers, heads, kv_heads, head_dim, context, batch,
+                                                          getattr(torch, dtype)),
+                         budget_bytes=settings.memory_budget_bytes, device="cpu",
+                         advice="Choose a shorter context, fewer layers, fewer heads or a smaller batch, or raise the "
+                                "memory budget in the sidebar.")
+    if not guard.allowed:
+        st.warning(guard.message)
+    else:
+        check = cache_check(layers, heads, kv_heads, head_dim, context, batch, dtype)
+        formula, real = check.formula_bytes[-1], check.real_bytes[-1]
+        verdict = "✅ equal" if formula == real else "❌ different"
+        st.markdown(f"**Formula** 2·L·H_kv·d·T·B·s = {formula:,} bytes ({human_bytes(formula)}; "
+                    f"{formula // layers:,} per layer) · **real tensors** Σ element_size·numel = {real:,} bytes · "
+                    f"**{verdict}**")
+        st.caption(f"2 · {layers} · {kv_heads} · {head_dim} · {context} · {batch} · {DTYPE_BYTES[dtype]} = "
+                   f"**{formula:,}** bytes. A seeded core `DecoderOnlyModel` ({kind}: {heads} query heads, {kv_heads} "
+                   f"key/value heads, d_model = {heads * head_dim}) prefilled the prompt, then decoded token by token; "
+                   f"each layer's `KVCache.k` has shape {check.cache_shape} ({check.dtype}), and v the same.")
+        show_figure(cache_growth_figure(check, title=f"KV cache as decoding proceeds<br><sup>{layers} layers × "
+                                                     f"{kv_heads} kv heads × d {head_dim}, batch {batch}, {dtype}</sup>"),
+                    key=f"{SLUG}_growth")
 
     st.subheader("2. Real model shapes: what GQA and MQA save")
     st.selectbox("Preset", [CUSTOM, *PRESETS], index=1, key=f"{SLUG}_preset", on_change=load_preset)

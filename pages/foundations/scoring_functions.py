@@ -6,12 +6,14 @@ import streamlit as st
 import torch
 
 from core.attention import SCORINGS
+from core.memory_guard import check_memory
 from core.scoring_cost import (
     SCORING_NAMES,
     ScoringTiming,
     build_scorers,
     count_parameters,
     parameter_formula,
+    predicted_timing_peak_bytes,
     run_scoring,
     score_flops,
     time_scorings,
@@ -77,20 +79,27 @@ with lab:
     st.subheader("Parameters and cost")
     length = st.select_slider("Timing length L (queries = keys)", [16, 64, 128, 256, 512, 1024], value=128,
                               key=f"{SLUG}_length")
-    timed = timing(length, d, d_hidden, settings.seed, str(settings.device))
+    guard = check_memory(f"Timing the four scoring functions at L = {length:,}, d = {d}, h = {d_hidden}",
+                         predicted_timing_peak_bytes(length, d, d_hidden), budget_bytes=settings.memory_budget_bytes,
+                         device=settings.device, advice="The additive score builds an (L, L, h) tensor: choose a "
+                         "shorter timing length L or a smaller h, or raise the memory budget in the sidebar.")
+    timed = timing(length, d, d_hidden, settings.seed, str(settings.device)) if guard.allowed else None
     table = pd.DataFrame([{
         "scoring": SCORING_NAMES[name],
         "params (live module)": counted[name],
         "formula": "none" if name in ("dot", "scaled_dot") else " = ".join(
             map(str, parameter_formula(name, d, d_hidden))),
         "FLOPs": score_flops(name, length, length, d, d_hidden),
-        "best ms": round(timed.seconds[name] * 1e3, 4),
+        "best ms": None if timed is None else round(timed.seconds[name] * 1e3, 4),
     } for name in SCORINGS])
     st.dataframe(table, hide_index=True, width="stretch")
-    show_figure(cost_figure([SCORING_NAMES[n] for n in SCORINGS],
-                            [score_flops(n, length, length, d, d_hidden) for n in SCORINGS],
-                            [timed.seconds[n] * 1e3 for n in SCORINGS], length, d, d_hidden, timed.device),
-                key=f"{SLUG}_cost")
+    if timed is not None:
+        show_figure(cost_figure([SCORING_NAMES[n] for n in SCORINGS],
+                                [score_flops(n, length, length, d, d_hidden) for n in SCORINGS],
+                                [timed.seconds[n] * 1e3 for n in SCORINGS], length, d, d_hidden, timed.device),
+                    key=f"{SLUG}_cost")
+    else:
+        st.warning(guard.message)
     st.caption("FLOPs: multiply-add = 2, tanh or division = 1. dot 2·L²·d; scaled + L²; multiplicative 2·L·d² + "
                "2·L²·d; additive 2·2L·d·h + 4·L²·h (it also builds an (L, L, h) tensor). Times: the fastest of 5 runs "
                "of the score matrix alone, measured once per setting on this device (cached).")

@@ -4,7 +4,8 @@ import numpy as np
 import streamlit as st
 import torch
 
-from core.softmax_stats import ScalingSweep, d_k_grid, scaling_sweep, softmax_jacobian
+from core.memory_guard import check_memory
+from core.softmax_stats import ScalingSweep, d_k_grid, predicted_sweep_peak_bytes, scaling_sweep, softmax_jacobian
 from figures.heatmap import DIVERGING_SCALE, heatmap
 from figures.scaling import example_weights_figure, gradient_figure, saturation_figure, spread_figure
 from ui.charts import show_figure
@@ -29,6 +30,14 @@ with lab:
     max_d_k = c2.select_slider("Largest d_k", MAX_D_K_CHOICES, value=1024, key=f"{SLUG}_max_d_k")
     n_samples = c3.slider("Samples per d_k", 50, 1000, 100, step=50, key=f"{SLUG}_samples",
                           help="Independent (query, keys) draws, seeded from the global seed.")
+    guard = check_memory(f"Sampling {n_samples:,} queries against {n_keys} keys at d_k up to {max_d_k:,}",
+                         predicted_sweep_peak_bytes(d_k_grid(max_d_k), n_keys, n_samples),
+                         budget_bytes=settings.memory_budget_bytes, device=settings.device,
+                         advice="Choose fewer samples, fewer keys or a smaller largest d_k, or raise the memory budget "
+                                "in the sidebar.")
+    if not guard.allowed:
+        st.warning(guard.message)
+        st.stop()
     s = sweep(n_keys, max_d_k, n_samples, settings.seed, str(settings.device))
     st.caption(f"q and every k drawn i.i.d. N(0, 1) in d_k dimensions (seed {settings.seed}, device "
                f"{settings.device}); the same draws are scored twice: softmax(q·k) and softmax(q·k/√d_k), "

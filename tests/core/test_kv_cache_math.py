@@ -14,12 +14,14 @@ from core.kv_cache_math import (
     PRESETS,
     cached_positions,
     kv_cache_bytes,
+    predicted_cache_check_peak_bytes,
     real_cache_bytes,
     sharing_comparison,
     small_decoder,
     time_generation,
     typical_gqa_heads,
 )
+from core.memory_meter import measure_peak
 from course.lessons import kv_cache_bytes as lesson_kv_cache_bytes
 
 GIB = 1 << 30
@@ -105,3 +107,13 @@ def test_generation_with_and_without_the_cache_gives_the_same_tokens():
     recomputed = time_generation(model, prompt, 6, use_cache=False)
     assert torch.equal(cached.tokens, recomputed.tokens) and cached.tokens.shape == (2, 30)
     assert len(cached.seconds) == len(recomputed.seconds) == 6 and min(cached.seconds) > 0
+
+
+@pytest.mark.parametrize("shape", [(1, 1, 1, 8, 1, 1, torch.float32), (2, 4, 2, 16, 48, 1, torch.float32),
+                                   (4, 16, 1, 8, 128, 4, torch.float32), (4, 4, 4, 32, 128, 4, torch.bfloat16),
+                                   (4, 16, 4, 32, 9, 4, torch.float16)])
+def test_cache_check_peak_prediction_bounds_the_measured_peak(shape):
+    """The KV-cache page refuses real_cache_bytes before it runs from this prediction: never below the measured peak."""
+    measured = measure_peak(real_cache_bytes, *shape, device="cpu").peak_bytes
+    predicted = predicted_cache_check_peak_bytes(*shape)
+    assert measured <= predicted <= 1.4 * measured

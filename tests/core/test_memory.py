@@ -22,6 +22,7 @@ from core.memory_guard import (
     MemoryBudgetExceeded,
     available_memory_bytes,
     check_attention_memory,
+    check_memory,
     effective_budget_bytes,
     guarded_attention,
 )
@@ -191,6 +192,15 @@ def test_guard_allows_what_fits():
     decision = check_attention_memory(1, 8, 512, 512, 64, budget_bytes=1 << 30)
     assert decision.allowed and "within the budget" in decision.message
     assert check_attention_memory(1, 8, 4096, 4096, 64, method="tiled", budget_bytes=1 << 30).allowed
+
+
+def test_guard_checks_any_predicted_peak_and_says_what_to_change():
+    refused = check_memory("Sampling the sweep", 300 * MIB, budget_bytes=100 * MIB, advice="Choose fewer samples.")
+    assert not refused.allowed and refused.method == "Sampling the sweep"
+    assert refused.message == ("Sampling the sweep would need about 300.0 MiB, more than the memory budget of "
+                               "100.0 MiB, so it was not run. Choose fewer samples.")
+    allowed = check_memory("Sampling the sweep", 30 * MIB, budget_bytes=100 * MIB)
+    assert allowed.allowed and allowed.message.endswith("within the budget of 100.0 MiB.")
 
 
 def test_guarded_attention_raises_before_allocating():

@@ -9,10 +9,12 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from core.attention import SCORINGS, attention
+from core.memory_meter import measure_peak
 from core.scoring_cost import (
     build_scorers,
     count_parameters,
     parameter_formula,
+    predicted_timing_peak_bytes,
     run_scoring,
     score_flops,
     time_scorings,
@@ -63,3 +65,11 @@ def test_time_scorings_measures_every_scoring():
     assert set(timing.seconds) == set(SCORINGS)
     assert all(s > 0 for s in timing.seconds.values())
     assert timing.device == "cpu"
+
+
+@pytest.mark.parametrize("length, d, h", [(16, 2, 1), (128, 16, 16), (256, 64, 8), (512, 8, 1)])
+def test_timing_peak_prediction_bounds_the_measured_peak(length, d, h):
+    """The scoring page refuses the timing before it runs from this prediction: never below the measured peak."""
+    measured = measure_peak(time_scorings, length, d, h, 0, torch.device("cpu"), 1, device="cpu").peak_bytes
+    predicted = predicted_timing_peak_bytes(length, d, h)
+    assert measured <= predicted <= 1.5 * measured

@@ -8,10 +8,12 @@ import pytest
 import torch
 
 from core.attention import attention
+from core.memory_meter import measure_peak
 from core.softmax_stats import (
     d_k_grid,
     js_divergence,
     pairwise_head_divergence,
+    predicted_sweep_peak_bytes,
     scaling_sweep,
     softmax_entropy,
     softmax_jacobian,
@@ -90,3 +92,12 @@ def test_pairwise_head_divergence():
     assert div.diagonal().abs().max() < 1e-12
     expected = torch.stack([js_divergence(w[0, i], w[2, i]) for i in range(5)]).mean()
     torch.testing.assert_close(div[0, 2], expected)
+
+
+@pytest.mark.parametrize("n_keys, max_d_k, n_samples", [(2, 16, 50), (16, 1024, 100), (64, 256, 200), (64, 16, 500)])
+def test_sweep_peak_prediction_bounds_the_measured_peak(n_keys, max_d_k, n_samples):
+    """The why-√d_k page refuses a sweep before it runs from this prediction: never below the measured peak."""
+    d_ks = d_k_grid(max_d_k)
+    measured = measure_peak(scaling_sweep, d_ks, n_keys, n_samples, 0, "cpu", device="cpu").peak_bytes
+    predicted = predicted_sweep_peak_bytes(d_ks, n_keys, n_samples)
+    assert measured <= predicted <= 1.25 * measured

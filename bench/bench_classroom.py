@@ -4,22 +4,25 @@
 
 One server (`streamlit run app.py` on a free loopback port, the browser tests' `start_streamlit`) and one headless
 Debian Chromium with one browser context per session (Playwright's asyncio API; each context is its own Streamlit
-session). First one context opens the home page (the teacher; `--no-warm-up` skips it). Then session i opens page
-i mod len(--pages) and waits until its first chart is drawn; when every session is ready the timed phase starts
-for all at once. Until `--seconds` have passed each session repeatedly focuses the
-first visible slider in the page's main area (ARIA role slider: Streamlit's range `<input>`), presses ArrowRight
-or ArrowLeft (turning at the slider's ends), waits for the rerun to finish, then pauses `--think-ms` (uniform
-0.5×–1.5×, seeded; 0 = no pause, a stress test).
+session), all on this machine. First one context opens the home page (the teacher; `--no-warm-up` skips it). Then
+session i opens page i mod len(--pages) and waits until its first chart is drawn. When every session is ready and
+`--settle` seconds have passed, the timed phase starts for all at once: until `--seconds` have passed each session
+repeatedly focuses the first visible slider in the page's main area (ARIA role slider: Streamlit's range
+`<input>`), presses ArrowRight or ArrowLeft (turning at the slider's ends), waits for the rerun to finish, then
+pauses `--think-ms` (uniform 0.5×–1.5×, seeded; 0 = no pause, a stress test).
 
 Rerun latency is measured inside the page, on the browser's clock: from the keydown event to the moment the app's
 `[data-testid='stApp']` has gone through a running state back to `data-test-script-state='notRunning'` (a
-MutationObserver installed before the app loads records each change), with the page's Plotly chart present.
-It includes Streamlit's websocket round trip, the script rerun on the server and React applying the deltas.
+MutationObserver installed before the app loads records each change: `bench.browser_probe`). The page must then show
+its Plotly chart, or a warning (`stAlert`, counted as "warned": a page explaining an invalid combination).
+It includes Streamlit's websocket round trip, the script rerun on the server and the browser applying the deltas.
+CPU use of the server and of Chromium (with the Playwright driver) over the timed phase is read from /proc.
 
 Errors: browser console errors (the `_stcore`/favicon probes the browser tests ignore are ignored here too),
 uncaught page errors, a modal dialog open once the page is ready, `[data-testid='stException']` elements after a
-rerun, and reruns that did not finish within `--rerun-timeout` seconds. Bounded: moves stop at `--seconds`, and a hard deadline (setup + seconds + rerun timeout +
-30 s) cancels everything and stops the server; a watchdog thread exits the process if even that hangs.
+rerun, a rerun that shows neither a chart nor a message, and reruns that did not finish within `--rerun-timeout`
+seconds. Bounded: moves stop at `--seconds`, and a hard deadline (setup + settle + seconds + rerun timeout + 30 s)
+cancels everything and stops the server; a watchdog thread exits the process if even that hangs.
 
 Budget (issue): 10 sessions for 60 s on the 2-core machine: 0 errors and p95 rerun ≤ 2 s.
 """
@@ -36,7 +39,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from bench.bench_cold_start import chromium_path
+from bench.browser_probe import CHART_SVG, OBSERVER_JS, RUN_DONE_JS, chromium_path
 from course.registry import page_by_slug
 from tests.browser.conftest import (
     CHROMIUM_ARGS,
@@ -47,44 +50,12 @@ from tests.browser.conftest import (
     wait_healthy,
 )
 
-DEFAULT_PAGES = "attention_step_by_step,masks,multi_head,efficient_variants,positional_encodings"
+DEFAULT_PAGES = "attention_step_by_step,masks,transformer_block,efficient_variants,positional_encodings"
 P95_BUDGET_S = 2.0
 MAIN_SLIDERS = "[data-testid='stMain'] [data-testid='stSlider']:visible"  # role=slider: its range <input>
-CHART_SVG = "[data-testid='stMain'] [data-testid='stPlotlyChart'] .main-svg"
-
-# Installed before the app's own scripts: timestamps every script-state change of stApp and the last keydown.
-OBSERVER_JS = """
-window.__bench = {events: [], keydown: null};
-document.addEventListener('keydown', () => { window.__bench.keydown = performance.now(); }, true);
-new MutationObserver((mutations) => {
-  const now = performance.now();
-  for (const m of mutations) {
-    if (m.target.getAttribute && m.target.getAttribute('data-testid') === 'stApp') {
-      window.__bench.events.push([now, m.target.getAttribute('data-test-script-state')]);
-    }
-  }
-}).observe(document, {attributes: true, subtree: true, attributeFilter: ['data-test-script-state']});
-"""
 
 VALUE_JS = """e => ['value', 'min', 'max'].map(
   (a) => Number(e[a] ?? e.getAttribute('aria-value' + (a === 'value' ? 'now' : a))))"""
-
-# True once, after event index `start`, the app went through a non-idle state and back to notRunning with a chart.
-RERUN_DONE_JS = """
-(start) => {
-  const ev = window.__bench.events;
-  let busy = false;
-  for (let i = start; i < ev.length; i++) {
-    if (ev[i][1] !== 'notRunning') busy = true;
-    else if (busy) {
-      if (!document.querySelector("[data-testid='stApp'][data-test-script-state='notRunning']")) return false;
-      if (!document.querySelector(CHART)) return false;
-      return [window.__bench.keydown, ev[i][0]];
-    }
-  }
-  return false;
-}
-""".replace("CHART", repr(CHART_SVG))
 
 
 @dataclass
@@ -94,6 +65,7 @@ class Session:
     latencies: list[float] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     ready_s: float = float("nan")
+    warned: int = 0
     collecting: bool = True
 
     def error(self, text: str) -> None:
@@ -161,11 +133,17 @@ async def move_sliders(page, s: Session, end: float, think_s: float, rerun_timeo
                 direction = "ArrowRight"
             start = await page.evaluate("window.__bench.events.length")
             await slider.press(direction, timeout=rerun_timeout_ms)
-            handle = await page.wait_for_function(RERUN_DONE_JS, arg=start, polling=50, timeout=rerun_timeout_ms)
-            keydown, done = await handle.json_value()
+            handle = await page.wait_for_function(RUN_DONE_JS, arg={"start": start, "chart": False}, polling=50,
+                                                  timeout=rerun_timeout_ms)
+            keydown, done, _ = await handle.json_value()
             s.latencies.append((done - keydown) / 1000)
             if await page.locator("[data-testid='stException']").count():
                 s.error("stException shown after a rerun")
+            elif not await page.locator(CHART_SVG).count():
+                if await page.locator("[data-testid='stAlert']").count():
+                    s.warned += 1  # the page explains an invalid combination instead of drawing: not an error
+                else:
+                    s.error("no chart and no message after a rerun")
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a timeout or a vanished element: counted, and the session goes on
@@ -185,6 +163,33 @@ def _cpu_seconds(pid: int) -> float:
         return float("nan")
 
 
+def _machine_busy_seconds() -> float:
+    """CPU seconds all cores of the machine spent busy since boot (/proc/stat: everything but idle and iowait)."""
+    with open("/proc/stat") as f:
+        fields = [int(x) for x in f.readline().split()[1:]]
+    return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def _tree_cpu_seconds(root: int) -> float:
+    """CPU seconds of `root` and every live descendant (here: this script, the Playwright driver, Chromium and its
+    renderers, the server)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            except OSError:
+                continue
+            children.setdefault(ppid, []).append(int(entry))
+    total, todo = _cpu_seconds(root), list(children.get(root, []))
+    while todo:
+        pid = todo.pop()
+        total += _cpu_seconds(pid) if os.path.exists(f"/proc/{pid}") else 0.0
+        todo.extend(children.get(pid, []))
+    return total
+
+
 async def classroom(args, url: str, server_pid: int) -> tuple[list[Session], dict]:
     from playwright.async_api import async_playwright
 
@@ -199,13 +204,24 @@ async def classroom(args, url: str, server_pid: int) -> tuple[list[Session], dic
             opened = await asyncio.gather(*(open_session(browser, url, s, args.setup_timeout * 1000)
                                             for s in sessions))
             info["setup_s"] = time.perf_counter() - t0
+            tree0 = _tree_cpu_seconds(os.getpid())
+            await asyncio.sleep(args.settle)  # let every page finish drawing below its first chart
+            info["settle_cores"] = (_tree_cpu_seconds(os.getpid()) - tree0) / args.settle if args.settle else 0.0
             info["load_before"] = os.getloadavg()
-            cpu0, w0 = _cpu_seconds(server_pid), time.perf_counter()
+            cpu0, tree0, busy0 = _cpu_seconds(server_pid), _tree_cpu_seconds(os.getpid()), _machine_busy_seconds()
+            w0 = time.perf_counter()
             end = time.monotonic() + args.seconds
             await asyncio.gather(*(move_sliders(page, s, end, args.think_ms / 1000, args.rerun_timeout * 1000,
                                                 seed=s.index) for s, (_, page) in zip(sessions, opened, strict=True)))
             info["timed_s"] = time.perf_counter() - w0
-            info["server_cores"] = (_cpu_seconds(server_pid) - cpu0) / info["timed_s"]
+            server = _cpu_seconds(server_pid) - cpu0
+            info["server_cores"] = server / info["timed_s"]
+            client = _tree_cpu_seconds(os.getpid()) - tree0 - server
+            info["browser_cores"] = client / info["timed_s"]
+            reruns = sum(len(s.latencies) for s in sessions)
+            info["server_ms_per_rerun"] = 1e3 * server / reruns if reruns else float("nan")
+            info["browser_ms_per_rerun"] = 1e3 * client / reruns if reruns else float("nan")
+            info["other_cores"] = (_machine_busy_seconds() - busy0 - server - client) / info["timed_s"]
             info["load_after"] = os.getloadavg()
             for s in sessions:
                 s.collecting = False  # closing contexts drops websockets: not the app's errors
@@ -228,18 +244,24 @@ def report(args, sessions: list[Session], info: dict) -> None:
           f"think time {args.think_ms:.0f} ms (×0.5–1.5), {os.cpu_count()} CPUs; "
           + (f"home page warm-up {info['warm_up_s']:.1f} s; " if info["warm_up_s"] is not None else "no warm-up; ")
           + f"all sessions ready after "
-          f"{info['setup_s']:.1f} s. Load average {lb[0]:.2f} before the timed phase, {la[0]:.2f} after; the server "
-          f"used {info['server_cores']:.2f} cores on average.\n")
-    print("| sessions | seconds | total reruns | reruns/s | errors | rerun median ms | rerun p95 ms | rerun max ms |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+          f"{info['setup_s']:.1f} s, then {args.settle:.0f} s to settle (browser + server used "
+          f"{info['settle_cores']:.2f} cores). Load average {lb[0]:.2f} before the timed phase, {la[0]:.2f} after; the server "
+          f"used {info['server_cores']:.2f} cores on average, Chromium with Playwright and this script "
+          f"{info['browser_cores']:.2f} cores, everything else on the machine {max(0.0, info['other_cores']):.2f} "
+          f"cores (of {os.cpu_count()}). CPU per rerun: server {info['server_ms_per_rerun']:.0f} ms, browser side "
+          f"{info['browser_ms_per_rerun']:.0f} ms.\n")
+    print("| sessions | seconds | total reruns | reruns/s | warned | errors | rerun median ms | rerun p95 ms | "
+          "rerun max ms |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     print(f"| {args.sessions} | {info['timed_s']:.1f} | {len(lat)} | {len(lat) / info['timed_s']:.1f} | "
-          f"{len(errors)} | {_ms(lat, statistics.median)} | {_ms(lat, p95)} | {_ms(lat, max)} |")
-    print("\n| page | sessions | reruns | errors | ready s (max) | median ms | p95 ms | max ms |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+          f"{sum(s.warned for s in sessions)} | {len(errors)} | {_ms(lat, statistics.median)} | {_ms(lat, p95)} | {_ms(lat, max)} |")
+    print("\n| page | sessions | reruns | warned | errors | ready s (max) | median ms | p95 ms | max ms |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for slug in dict.fromkeys(s.slug for s in sessions):
         group = [s for s in sessions if s.slug == slug]
         gl = [x for s in group for x in s.latencies]
-        print(f"| {slug} | {len(group)} | {len(gl)} | {sum(len(s.errors) for s in group)} | "
+        print(f"| {slug} | {len(group)} | {len(gl)} | {sum(s.warned for s in group)} | "
+              f"{sum(len(s.errors) for s in group)} | "
               f"{max(s.ready_s for s in group):.1f} | {_ms(gl, statistics.median)} | {_ms(gl, p95)} | "
               f"{_ms(gl, max)} |")
     met = not errors and lat and p95(lat) <= P95_BUDGET_S
@@ -259,12 +281,14 @@ def main() -> None:
     parser.add_argument("--no-warm-up", dest="warm_up", action="store_false",
                         help="skip opening the home page once before the sessions (their deep links then hit a "
                              "cold server)")
+    parser.add_argument("--settle", type=float, default=10.0,
+                        help="seconds to wait after every session is ready, before the timed phase")
     parser.add_argument("--setup-timeout", type=float, default=240.0, help="seconds for all sessions to open")
     args = parser.parse_args()
     for slug in args.pages.split(","):
         page_by_slug(slug)  # KeyError with the known slugs if mistyped
 
-    hard_deadline = args.setup_timeout + args.seconds + args.rerun_timeout + 30
+    hard_deadline = args.setup_timeout + args.settle + args.seconds + args.rerun_timeout + 30
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     proc = start_streamlit(port)

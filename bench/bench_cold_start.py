@@ -4,14 +4,16 @@
 
 Each repeat starts a fresh `streamlit run app.py` on a free loopback port (the browser tests' own
 `start_streamlit` / `wait_healthy`) and, in an already running headless Chromium (Playwright, a new context per
-repeat), measures from the moment the process is spawned:
+repeat, so nothing is in the browser's cache), measures from the moment the process is spawned:
 
 - **health**: `/_stcore/health` answers 200 (polled every 0.3 s by `wait_healthy`, so ±0.3 s);
 - **home painted**: the home page is requested right after health; its course map title is shown and the app's
   script state is `notRunning` (the first script run, which imports torch and the page code, is done);
-- **chart visible**: a content page (`--page`) is then opened in a new tab; its first Plotly chart has drawn its SVG.
+- **chart drawn**: a content page (`--page`) is then opened in a new tab; its first Plotly chart has drawn its SVG.
 
-The last two are also given from their own `goto` (load time of that page alone). The browser launch is not counted.
+For the content page the time from its own navigation is split on the page's clock (`bench.browser_probe`): until
+its script run finished (server work + websocket) and until Plotly had drawn the chart (the rest is the browser:
+loading and compiling the Plotly bundle, React, drawing). The browser launch itself is not counted.
 Errors: console errors and page errors (as the browser tests count them), tracebacks and modal dialogs shown.
 Prints a markdown table of every repeat and the median.
 """
@@ -20,25 +22,23 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import statistics
 import subprocess
 import time
-from pathlib import Path
 
+from bench.browser_probe import CHART_SVG, OBSERVER_JS, RUN_DONE_JS, chromium_path
 from course.registry import page_by_slug
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, READY, ConsoleLog, _free_port, start_streamlit, wait_healthy
+from tests.browser.conftest import CHROMIUM_ARGS, READY, ConsoleLog, _free_port, start_streamlit, wait_healthy
 
 TIMEOUT_MS = 180_000
-CHART_SVG = "[data-testid='stMain'] [data-testid='stPlotlyChart'] .main-svg"
-
-
-def chromium_path() -> str:
-    """Debian's Chromium: `$CHROMIUM_PATH`, /usr/bin/chromium, or `chromium` on the PATH (as the browser tests)."""
-    exe = CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium")
-    if not exe:
-        raise SystemExit(f"Chromium not found at {CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)")
-    return exe
+COLUMNS = {  # key: header
+    "health": "health s",
+    "home": "home painted s",
+    "chart": "content chart drawn s",
+    "home_goto": "home: goto → painted s",
+    "page_run": "content: navigation → run done s",
+    "page_chart": "content: navigation → chart drawn s",
+}
 
 
 def _stop(proc: subprocess.Popen) -> None:
@@ -50,7 +50,7 @@ def _stop(proc: subprocess.Popen) -> None:
         proc.wait(timeout=10)
 
 
-def one_cold_start(browser, slug: str) -> dict[str, float]:
+def one_cold_start(browser, slug: str) -> dict:
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     t0 = time.perf_counter()
@@ -60,6 +60,7 @@ def one_cold_start(browser, slug: str) -> dict[str, float]:
         wait_healthy(url, proc, timeout_s=TIMEOUT_MS / 1000)
         health = time.perf_counter() - t0
         context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        context.add_init_script(OBSERVER_JS)
         home = context.new_page()
         home_log = ConsoleLog(home)
         g0 = time.perf_counter()
@@ -69,10 +70,11 @@ def one_cold_start(browser, slug: str) -> dict[str, float]:
         home_done = time.perf_counter()
         page = context.new_page()
         page_log = ConsoleLog(page)
-        c0 = time.perf_counter()
         page.goto(f"{url}/{slug}", timeout=TIMEOUT_MS)
-        page.wait_for_selector(CHART_SVG, state="visible", timeout=TIMEOUT_MS)
+        _, run_ms, chart_ms = page.wait_for_function(RUN_DONE_JS, arg={"start": 0, "chart": True}, polling=20,
+                                                     timeout=TIMEOUT_MS).json_value()
         chart_done = time.perf_counter()
+        page.wait_for_selector(CHART_SVG, state="visible", timeout=TIMEOUT_MS)
         errors = [f"stException on {p.url}" for p in (home, page) if p.locator("[data-testid='stException']").count()]
         errors += [f"dialog: {' '.join(t.split())[:120]}" for p in (home, page)
                    for t in p.locator("[role='dialog']").all_inner_texts()]
@@ -80,9 +82,10 @@ def one_cold_start(browser, slug: str) -> dict[str, float]:
         return {
             "health": health,
             "home": home_done - t0,
-            "home_goto": home_done - g0,
             "chart": chart_done - t0,
-            "chart_goto": chart_done - c0,
+            "home_goto": home_done - g0,
+            "page_run": run_ms / 1000,
+            "page_chart": chart_ms / 1000,
             "errors": errors,
         }
     finally:
@@ -103,9 +106,8 @@ def main() -> None:
     load = os.getloadavg()
     print(f"Cold start: {args.repeats} repeats, content page /{args.page}, {os.cpu_count()} CPUs, "
           f"load average {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f} at start\n")
-    print("| repeat | health s | home painted s | chart visible s | home goto→paint s | page goto→chart s | "
-          "errors |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
+    print("| repeat | " + " | ".join(COLUMNS.values()) + " | errors |")
+    print("|---|" + "---:|" * (len(COLUMNS) + 1))
     rows = []
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=chromium_path(), headless=True, args=CHROMIUM_ARGS)
@@ -113,16 +115,12 @@ def main() -> None:
             for i in range(args.repeats):
                 r = one_cold_start(browser, args.page)
                 rows.append(r)
-                print(f"| {i + 1} | {r['health']:.2f} | {r['home']:.2f} | {r['chart']:.2f} | {r['home_goto']:.2f} | "
-                      f"{r['chart_goto']:.2f} | {len(r['errors'])} |", flush=True)
+                cells = " | ".join(f"{r[k]:.2f}" for k in COLUMNS)
+                print(f"| {i + 1} | {cells} | {len(r['errors'])} |", flush=True)
         finally:
             browser.close()
-
-    def med(key: str) -> float:
-        return statistics.median(r[key] for r in rows)
-
-    print(f"| **median** | **{med('health'):.2f}** | **{med('home'):.2f}** | **{med('chart'):.2f}** | "
-          f"**{med('home_goto'):.2f}** | **{med('chart_goto'):.2f}** | {sum(len(r['errors']) for r in rows)} |")
+    medians = " | ".join(f"**{statistics.median(r[k] for r in rows):.2f}**" for k in COLUMNS)
+    print(f"| **median** | {medians} | {sum(len(r['errors']) for r in rows)} |")
     for e in dict.fromkeys(e for r in rows for e in r["errors"]):
         print(f"- {e}")
     load = os.getloadavg()

@@ -26,6 +26,7 @@ gives the worst page's median against the budget: ≤ 100 ms at defaults, ≤ 1 
 from __future__ import annotations
 
 import argparse
+import logging
 import math
 import os
 import statistics
@@ -200,6 +201,12 @@ def run_table(settings: str, reruns: int, wanted: set[str], uncached: bool) -> l
     return results
 
 
+def _quiet_streamlit_logs() -> None:
+    """Bare-mode notices that say nothing about the pages (AppTest has no server runtime)."""
+    for name in ("streamlit.runtime.caching.cache_data_api", "streamlit.runtime.scriptrunner_utils.script_run_context"):
+        logging.getLogger(name).addFilter(lambda record: record.levelno >= logging.ERROR)  # Streamlit resets levels
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--settings", choices=("default", "max", "both"), default="default")
@@ -211,6 +218,7 @@ def main() -> None:
     unknown = wanted - {p.slug for p in PAGES}
     if unknown:
         parser.error(f"unknown page(s): {', '.join(sorted(unknown))}")
+    _quiet_streamlit_logs()
     print(f"Pages rerun benchmark: {os.cpu_count()} CPUs, torch threads: {_torch_threads()}")
     for settings in (("default", "max") if args.settings == "both" else (args.settings,)):
         run_table(settings, args.reruns, wanted, args.uncached)

@@ -5,10 +5,13 @@ Bounded (few hypothesis examples per page) so CI stays fast; pages added later a
 
 from __future__ import annotations
 
+from collections import Counter
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from course.quiz import parse_number
 from course.registry import PAGES
 from tests.apptest_utils import error_messages, open_page
 
@@ -92,16 +95,49 @@ def test_random_widget_combinations(entry):
     run()
 
 
+def _messages(at) -> Counter:
+    """The messages (st.warning / st.error / st.info) on the page, as a multiset of their texts."""
+    return Counter(m.value for kind in ("warning", "error", "info") for m in at.get(kind))
+
+
+def _quiz_message(text: str) -> str | None:
+    """What a quiz says to `text` typed as a numeric answer: parse_number's hint, or None for a blank answer."""
+    try:
+        parse_number(text)
+    except ValueError as err:
+        return str(err)
+    return None
+
+
 @pytest.mark.parametrize("entry", PAGES, ids=[p.slug for p in PAGES])
 def test_hostile_text_gets_a_message_not_a_traceback(entry):
+    """Each hostile text goes into every text box of the page and, submitted, into its first numeric quiz answer.
+
+    Never a traceback; empty or blank text in a page's own text box gets a message (a warning, error or info that was
+    not on the page before); the quiz answers a blank submission with a message and any other one with
+    parse_number's hint (none of HOSTILE_TEXT is a number). One run per text: page boxes and quiz in the same run.
+    """
     at = open_page(entry.module)
-    boxes = [(kind, w.key) for kind in ("text_input", "text_area") for w in at.get(kind) if w.key]
-    if not boxes:
+    texts = [w for kind in ("text_input", "text_area") for w in at.get(kind) if w.key]
+    page_boxes = [(w.type, w.key) for w in texts if not w.form_id]
+    quiz = next(((w.type, w.key, w.form_id) for w in texts if w.form_id), None)
+    if not page_boxes and quiz is None:
         pytest.skip(f"{entry.slug} has no text box")
+    baseline = _messages(at)
     for text in HOSTILE_TEXT:
-        for kind, key in boxes:
+        for kind, key in page_boxes:
             box = next((w for w in at.get(kind) if w.key == key), None)
             if box is not None:
                 box.input(text)
+        if quiz is not None:
+            kind, key, form_id = quiz
+            next(w for w in at.get(kind) if w.key == key).input(text)
+            next(b for b in at.button if b.form_id == form_id and b.proto.is_form_submitter).click()
         at.run()
-        assert not at.exception, (text[:40], error_messages(at))
+        where = (entry.slug, text[:40])
+        assert not at.exception, (where, error_messages(at))
+        new = list((_messages(at) - baseline).elements())
+        blank = not text.strip()
+        assert len(new) >= (blank and bool(page_boxes)) + (quiz is not None), (where, "no message", new)
+        if quiz is not None and not blank:
+            assert _quiz_message(text) in new, (where, "the quiz does not say what to type", new)

@@ -71,7 +71,7 @@ def one_cold_start(browser, slug: str) -> dict:
         page = context.new_page()
         page_log = ConsoleLog(page)
         page.goto(f"{url}/{slug}", timeout=TIMEOUT_MS)
-        _, run_ms, chart_ms = page.wait_for_function(RUN_DONE_JS, arg={"start": 0, "chart": True}, polling=20,
+        _, run_ms, chart_ms, _ = page.wait_for_function(RUN_DONE_JS, arg={"start": 0, "chart": True}, polling=20,
                                                      timeout=TIMEOUT_MS).json_value()
         chart_done = time.perf_counter()
         page.wait_for_selector(CHART_SVG, state="visible", timeout=TIMEOUT_MS)

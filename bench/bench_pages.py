@@ -17,15 +17,20 @@ timed ones; `st.cache_data` then holds both values, so the reruns measure a cach
 clears `st.cache_data` before every timed rerun (a value never seen before; shipped models in `st.cache_resource`
 stay loaded).
 
-Reported per page: wall-clock median and p95 of `at.run()` (the whole script rerun: our compute, figure building
-and Streamlit's own work, not the browser's drawing) and the median process CPU time (`time.process_time` delta
-around `at.run()`, all threads: steadier than wall time when other jobs share the cores). The last line per table
-gives the worst page's median against the budget: ≤ 100 ms at defaults, ≤ 1 s at maximum settings.
+A rerun is timed as the server does it: `at.run()` (the whole script rerun: our compute, figure building and
+Streamlit's own work, not the browser's drawing) plus, when Streamlit's `runner.postScriptGC` is on (its default),
+the full `gc.collect(2)` that the server's ScriptRunner runs after every script run while holding the GIL (AppTest's
+runner skips it; its share is shown in its own column). `STREAMLIT_RUNNER_POST_SCRIPT_GC=false` or the same option
+in `.streamlit/config.toml` turns it off here as on the server. Reported per page: wall-clock median and p95 and
+the median process CPU time (`time.process_time` delta, all threads: steadier than wall time when other jobs share
+the cores). The last line per table gives the worst page's median against the budget: ≤ 100 ms at defaults, ≤ 1 s
+at maximum settings.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import math
 import os
@@ -49,8 +54,21 @@ class PageResult:
     wall_median_s: float = math.nan
     wall_p95_s: float = math.nan
     cpu_median_s: float = math.nan
+    gc_median_s: float = math.nan
     widget: str = "(no widget)"
     error: str = ""
+
+
+def post_script_gc() -> bool:
+    """Streamlit's `runner.postScriptGC` (default true): the server runs `gc.collect(2)` after every script run.
+
+    Read as `streamlit run` reads it: `$STREAMLIT_RUNNER_POST_SCRIPT_GC` (the CLI maps it), else the config files."""
+    env = os.environ.get("STREAMLIT_RUNNER_POST_SCRIPT_GC")
+    if env is not None:
+        return env.strip().lower() in ("1", "true", "yes", "on")
+    from streamlit import config
+
+    return bool(config.get_option("runner.postScriptGC"))
 
 
 def p95(values: list[float]) -> float:
@@ -132,13 +150,16 @@ def bench_page(entry, reruns: int, heavy: bool, uncached: bool) -> PageResult:
     result.widget = f"{kind} '{label}' {a!s} ↔ {b!s}"
     if uncached:
         import streamlit as st
-    walls, cpus = [], []
+    walls, cpus, gcs = [], [], []
     for i in range(reruns + 2):
         _set(at, kind, key, b if i % 2 == 0 else a)
         if uncached:
             st.cache_data.clear()
         c0, t0 = time.process_time(), time.perf_counter()
         at.run()
+        t1 = time.perf_counter()
+        if post_script_gc():
+            gc.collect(2)  # what the server's ScriptRunner does after every run (AppTest's runner skips it)
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0
         if at.exception:
             result.error = "; ".join(error_messages(at))[:120]
@@ -146,8 +167,9 @@ def bench_page(entry, reruns: int, heavy: bool, uncached: bool) -> PageResult:
         if i >= 2:  # two warm-up reruns fill the caches for both values
             walls.append(wall)
             cpus.append(cpu)
+            gcs.append(t0 + wall - t1)
     result.wall_median_s, result.wall_p95_s = statistics.median(walls), p95(walls)
-    result.cpu_median_s = statistics.median(cpus)
+    result.cpu_median_s, result.gc_median_s = statistics.median(cpus), statistics.median(gcs)
     return result
 
 
@@ -184,8 +206,9 @@ def run_table(settings: str, reruns: int, wanted: set[str], uncached: bool) -> l
     load = os.getloadavg()
     print(f"\n### {settings} settings{' (uncached)' if uncached else ''}: {reruns} timed reruns per page, "
           f"load average {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f} at start\n")
-    print("| page | first render s | wall median ms | wall p95 ms | CPU median ms | widget alternated |")
-    print("|---|---:|---:|---:|---:|---|")
+    print("| page | first render s | rerun median ms | rerun p95 ms | CPU median ms | of which post-script GC ms | "
+          "widget alternated |")
+    print("|---|---:|---:|---:|---:|---:|---|")
     results = []
     for entry in PAGES:
         if wanted and entry.slug not in wanted:
@@ -194,7 +217,7 @@ def run_table(settings: str, reruns: int, wanted: set[str], uncached: bool) -> l
         results.append(r)
         what = f"ERROR: {r.error}" if r.error else r.widget
         print(f"| {r.slug} | {r.first_render_s:.2f} | {_ms(r.wall_median_s)} | {_ms(r.wall_p95_s)} | "
-              f"{_ms(r.cpu_median_s)} | {what} |", flush=True)
+              f"{_ms(r.cpu_median_s)} | {_ms(r.gc_median_s) if post_script_gc() else 'off'} | {what} |", flush=True)
     load = os.getloadavg()
     print(f"\nLoad average at end: {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f}\n")
     print(verdict(results, settings), flush=True)
@@ -219,7 +242,9 @@ def main() -> None:
     if unknown:
         parser.error(f"unknown page(s): {', '.join(sorted(unknown))}")
     _quiet_streamlit_logs()
-    print(f"Pages rerun benchmark: {os.cpu_count()} CPUs, torch threads: {_torch_threads()}")
+    gc_state = "on, as `runner.postScriptGC` says" if post_script_gc() else "off (`runner.postScriptGC` = false)"
+    print(f"Pages rerun benchmark: {os.cpu_count()} CPUs, torch threads: {_torch_threads()}, post-script "
+          f"gc.collect(2) {gc_state}")
     for settings in (("default", "max") if args.settings == "both" else (args.settings,)):
         run_table(settings, args.reruns, wanted, args.uncached)
 

@@ -80,8 +80,9 @@ def test_permutation_bars_are_the_core_deviations():
     assert not at.exception, error_messages(at)
     results = permutation_study("the cat sat on the mat".split(), seed=3, shuffle=0)
     bars = {t["name"]: array(t["y"]) for t in chart(at, "Shuffle the tokens")["data"]}
-    for mode, result in results.items():
-        np.testing.assert_allclose(bars[mode], result.deviation.numpy(), rtol=1e-6, atol=1e-12)
+    for mode, result in results.items():  # the 'none' bars are float32 round-off (~1e-8), which depends on the
+        # thread count (the page's process uses fewer threads than this one): compared to 1e-6, far under the 1e-3 signal
+        np.testing.assert_allclose(bars[mode], result.deviation.numpy(), rtol=1e-5, atol=1e-6)
     assert bars["none"].max() < 1e-5 and min(bars[m].max() for m in ("sinusoidal", "learned", "rope")) > 1e-3
     assert float(metric(at, "max |Δ|, none")) < 1e-5
     shuffled = [w for w in np.array("the cat sat on the mat".split())[results["none"].perm.numpy()]]

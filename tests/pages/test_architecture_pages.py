@@ -109,7 +109,7 @@ def test_sinusoidal_table_and_distance_curves_come_from_the_core():
     sim = position_similarity(table, "dot").numpy()
     lines = chart(at, "PE(m)·PE(n)")["data"]
     for trace, start in zip(lines, (0, 3, 6), strict=True):
-        np.testing.assert_allclose(array(trace["y"]), sim[start], rtol=1e-5)
+        np.testing.assert_allclose(array(trace["y"]), sim[start], rtol=1e-5, atol=1e-6)
 
 
 def test_rope_scores_depend_on_the_offset_only_and_absolute_ones_do_not():
@@ -132,7 +132,7 @@ def test_alibi_panels_are_the_core_bias_with_their_slopes():
     bias = alibi_bias(4, 10, 10).numpy()
     assert len(spec["data"]) == 4
     for h, trace in enumerate(spec["data"]):
-        np.testing.assert_allclose(array(trace["z"]), bias[h], rtol=1e-6)
+        np.testing.assert_allclose(array(trace["z"]), bias[h], rtol=1e-6, atol=1e-6)
     slopes = alibi_slopes(4).tolist()
     caption = next(c.value for c in at.caption if c.value.startswith("Slopes:"))
     assert all(f"h{h}: {s:.5g}" in caption for h, s in enumerate(slopes))
@@ -154,7 +154,7 @@ def test_learned_positions_say_which_model():
     name = f"'{learned[0]}'" if learned else "UNTRAINED"  # the title names the model the table comes from
     assert name in spec["layout"]["title"]["text"]
     z = array(spec["data"][0]["z"])
-    np.testing.assert_allclose(np.diag(z), 1.0, rtol=1e-5)
+    np.testing.assert_allclose(np.diag(z), 1.0, rtol=1e-5, atol=1e-6)
 
 
 # ------------------------------------------------------------------------------------------------ transformer block
@@ -166,7 +166,7 @@ def test_residual_stream_bars_are_the_core_walk():
         at.radio(key="transformer_block_kind").set_value(kind).run()
         steps = sentence_walk(words, kind, norm_first=False, d_model=64, n_heads=4, d_ff=256, seed=0)
         bars = chart(at, f"{kind.capitalize()} layer (post-LN)")["data"][0]
-        np.testing.assert_allclose(array(bars["y"]), [s.token_rms for s in steps], rtol=1e-5)
+        np.testing.assert_allclose(array(bars["y"]), [s.token_rms for s in steps], rtol=1e-5, atol=1e-6)
         assert bars["text"] == [f"({', '.join(map(str, s.shape))})" for s in steps]
     at.radio(key="transformer_block_kind").set_value("encoder").run()
     at.toggle(key="transformer_block_norm_first").set_value(True).run()
@@ -228,9 +228,9 @@ def test_vit_default_view_matches_the_core():
     raw = pixel_similarity_attention(patches).numpy()
     index = array(chart(at, "6×6 patches of 16×16")["data"][1]["z"])
     np.testing.assert_array_equal(index, np.arange(36).reshape(6, 6))
-    np.testing.assert_allclose(array(chart(at, "Where p0 looks")["data"][1]["z"]), raw[0].reshape(6, 6), rtol=1e-5)
+    np.testing.assert_allclose(array(chart(at, "Where p0 looks")["data"][1]["z"]), raw[0].reshape(6, 6), rtol=1e-5, atol=1e-6)
     at.toggle(key="vision_transformer_full_map").set_value(True).run()
-    np.testing.assert_allclose(array(chart(at, "Every token's attention")["data"][0]["z"]), raw, rtol=1e-5)
+    np.testing.assert_allclose(array(chart(at, "Every token's attention")["data"][0]["z"]), raw, rtol=1e-5, atol=1e-6)
     assert metric(at, "tokens") == "37"
 
 
@@ -339,7 +339,7 @@ def test_family_live_example_matches_the_core(family):
     assert any(t.value.startswith(f"Model output: {result.answer}") for t in at.text)
     if family == "decoder":
         bars = chart(at, "Next token after the prompt")["data"][0]
-        np.testing.assert_allclose(array(bars["y"]), [p for _, p in result.next_token], rtol=1e-5)
+        np.testing.assert_allclose(array(bars["y"]), [p for _, p in result.next_token], rtol=1e-5, atol=1e-6)
     trained = bool([n for n in shipped_names() if read_card(MODELS_DIR / n)["family"] == family])
     assert trained or any("UNTRAINED" in w.value for w in at.warning)
 

@@ -132,12 +132,12 @@ def test_flash_attention_grid_and_tile_figures_are_the_traces_numbers():
     trace, _ = flash_trace()
     grid = chart(at, "Score matrix, tile by tile")
     assert "step 1 of 9" in grid["layout"]["title"]["text"]
-    np.testing.assert_allclose(values(grid["data"][0]["z"]), revealed_scores(trace, 0, 12, 12), rtol=1e-5)
+    np.testing.assert_allclose(values(grid["data"][0]["z"]), revealed_scores(trace, 0, 12, 12), rtol=1e-5, atol=1e-6)
     tile = chart(at, "Tile scores")
-    np.testing.assert_allclose(values(tile["data"][0]["z"]), trace.steps[0].scores.numpy(), rtol=1e-5)
+    np.testing.assert_allclose(values(tile["data"][0]["z"]), trace.steps[0].scores.numpy(), rtol=1e-5, atol=1e-6)
     stats = chart(at, "Online softmax state of this block")
     after_m = next(t for t in stats["data"] if t["name"] == "after the tile" and t["yaxis"] == "y")
-    np.testing.assert_allclose(values(after_m["y"]), trace.steps[0].m_after.numpy(), rtol=1e-5)
+    np.testing.assert_allclose(values(after_m["y"]), trace.steps[0].m_after.numpy(), rtol=1e-5, atol=1e-6)
 
 
 def test_flash_attention_stepper_moves_and_ends_equal_to_naive_attention():
@@ -154,7 +154,7 @@ def test_flash_attention_stepper_moves_and_ends_equal_to_naive_attention():
     done = [s.value for s in at.success]
     assert done and f"{diff:.2e}" in done[0] and diff < 1e-5
     grid = chart(at, "Score matrix, tile by tile")
-    np.testing.assert_allclose(values(grid["data"][0]["z"]), (q @ k.T).numpy() * trace.scale, rtol=1e-5)
+    np.testing.assert_allclose(values(grid["data"][0]["z"]), (q @ k.T).numpy() * trace.scale, rtol=1e-5, atol=1e-6)
 
 
 def test_flash_attention_play_advances_and_pause_stops():
@@ -221,9 +221,9 @@ def test_efficient_variants_maps_and_errors_are_the_cores():
     full = variant_attention("full", q, k, v, p)
     z = values(chart(at, "Sliding window")["data"][0]["z"])
     mask = result.mask.numpy()
-    np.testing.assert_allclose(z[mask], result.weights.numpy()[mask], rtol=1e-5)
+    np.testing.assert_allclose(z[mask], result.weights.numpy()[mask], rtol=1e-5, atol=1e-6)
     assert np.isnan(z[~mask]).all()
-    np.testing.assert_allclose(values(chart(at, "Full attention")["data"][0]["z"]), full.weights.numpy(), rtol=1e-5)
+    np.testing.assert_allclose(values(chart(at, "Full attention")["data"][0]["z"]), full.weights.numpy(), rtol=1e-5, atol=1e-6)
     drawn = {y: x for bar in chart(at, "Output error vs full attention")["data"]
              for y, x in zip(bar["y"], values(bar["x"]), strict=True)}
     for name in VARIANTS[1:]:

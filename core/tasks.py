@@ -20,8 +20,8 @@ import random
 import zlib
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import ClassVar
 from functools import cached_property
+from typing import ClassVar
 
 import torch
 from torch import Tensor

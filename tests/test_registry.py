@@ -1,6 +1,6 @@
 """The course registry is consistent: unique slugs, known sections, every page file present."""
 
-from course.registry import PAGES, SECTIONS, _ENTRIES
+from course.registry import _ENTRIES, PAGES, SECTIONS
 
 
 def test_slugs_unique_and_sections_known():

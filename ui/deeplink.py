@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 
 import streamlit as st
-
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 MAX_TEXT = 400  # longer text is not put into links (URLs have practical limits)
@@ -85,7 +84,7 @@ def forget_url_value(key: str) -> None:
     st.session_state.pop(key, None)
 
 
-def run_page(page: "st.Page") -> None:
+def run_page(page: st.Page) -> None:
     """Run the current page; if values restored from a link do not fit its widgets, drop them and start over.
 
     A hand-edited link can carry, say, a slider value above the slider's maximum (Streamlit refuses it when the

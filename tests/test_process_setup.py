@@ -19,6 +19,12 @@ before = len(gc.get_objects())  # what a full collection walks with torch, Plotl
 frozen = prepare_server_process()
 after = len(gc.get_objects())
 again = prepare_server_process()
+import torch
+from core.models import DecoderConfig, DecoderOnlyModel
+with torch.device("meta"):  # what the lessons' parameter counts do
+    DecoderOnlyModel(DecoderConfig(vocab_size=32, d_model=32, n_heads=4, n_layers=2, d_ff=64))
+gc.collect()
+after_meta = len(gc.get_objects())
 
 class Node:
     pass
@@ -28,7 +34,7 @@ alive = weakref.ref(a)
 del a, b
 gc.collect(2)
 print(json.dumps({
-    "before": before, "frozen": frozen, "after": after, "again": again,
+    "before": before, "frozen": frozen, "after": after, "again": again, "after_meta": after_meta,
     "cycle_collected": alive() is None,
     "modules": sorted(m for m in sys.modules if m.split(".")[0] in COURSE_PACKAGES),
 }))
@@ -51,5 +57,6 @@ def test_prepare_imports_every_course_module_and_freezes_once():
     # torch, Plotly, Streamlit ... are now in the permanent generation: a full collection walks far fewer objects
     assert result["before"] > 100_000 and result["frozen"] > 0.99 * result["before"], result
     assert result["after"] < result["before"] // 100, result
+    assert result["after_meta"] < result["before"] // 100, result  # torch's lazy imports for meta ops came first
     assert result["again"] == 0  # once per process
     assert result["cycle_collected"]  # garbage made after the freeze is collected as before

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 
+import numpy as np
 from streamlit.testing.v1 import AppTest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -21,6 +23,18 @@ def open_page(module: str, **session_state) -> AppTest:
     at.switch_page(module)
     at.run()
     return at
+
+
+def plotly_values(field) -> np.ndarray:
+    """A Plotly JSON data array (plain list with None for gaps, or plotly>=6 typed array {dtype, bdata, shape}) as
+    a float numpy array (gaps as NaN)."""
+    if isinstance(field, dict) and "bdata" in field:
+        arr = np.frombuffer(base64.b64decode(field["bdata"]), dtype=np.dtype(field["dtype"]))
+        if field.get("shape"):
+            arr = arr.reshape([int(s) for s in str(field["shape"]).split(",")])
+        return arr.astype(float)
+    return np.array([[np.nan if v is None else v for v in row] if isinstance(row, list) else
+                     (np.nan if row is None else row) for row in field], dtype=float)
 
 
 def chart_specs(at: AppTest) -> list[dict]:

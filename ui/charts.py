@@ -11,9 +11,9 @@ from figures.export import (
     attention_json,
     attention_npz,
     attention_zip,
+    figure_digest,
     figure_html,
     figure_image,
-    inputs_hash,
 )
 
 
@@ -22,10 +22,12 @@ def show_figure(fig: go.Figure, *, key: str, export: AttentionExport | None = No
 
     Every figure exports PNG / SVG (matplotlib, offline) and interactive HTML. With `export` (the attention tensors
     behind the figure) it also offers tidy CSV, JSON, NPZ and a ZIP of every layer × head. Files are generated only
-    when a button is clicked (lazy callables), so showing the panel costs nothing on a rerun.
+    when a button is clicked (lazy callables), so showing the panel costs nothing on a rerun. File names: ``name``,
+    else the attention export's (page, model, layer, head, hash of the inputs), else the chart key plus a short
+    digest of what the figure shows (:func:`figures.export.figure_digest`).
     """
     st.plotly_chart(fig, key=key, width="stretch", config={"displaylogo": False})
-    stem = name or (export.file_name("x")[:-2] if export else f"{key}_{inputs_hash({'fig': key})}")
+    stem = name or (export.file_name("x")[:-2] if export else f"{key}_{figure_digest(fig)}")
     with st.popover("⬇️ Export", width="content"):
         _export_buttons(fig, key, stem, export)
 

@@ -3,6 +3,7 @@
 import streamlit as st
 
 from course.lessons import escape_markdown
+from figures.export import AttentionExport
 from figures.heatmap import heatmap, heatmap_grid, position_labels
 from ui.charts import show_figure
 from ui.models import model_options, resolve_choice, run_prediction
@@ -47,13 +48,17 @@ with lab:
     weights, rows, cols = views[view]
     L, H = weights.shape[:2]
     panels = [f"layer {layer} · head {head}" for layer in range(L) for head in range(H)]
+    export = AttentionExport(page=SLUG, model=choice.shipped or f"session-{task.name}", weights=weights,
+                             query_tokens=tuple(rows), key_tokens=tuple(cols),
+                             inputs={"model": choice.label, "about": choice.about, "text": text, "view": view})  # fmt: skip
     show_figure(heatmap_grid(weights.reshape(L * H, *weights.shape[2:]), cols, rows, panels,
-                             f"{view}, every layer × head", cols=H), key=f"{SLUG}_grid")  # fmt: skip
+                             f"{view}, every layer × head", cols=H), key=f"{SLUG}_grid", export=export)  # fmt: skip
 
     c1, c2 = st.columns(2)
     layer = c1.selectbox("Layer", range(L), key=f"{SLUG}_layer") if L > 1 else 0
     head = c2.selectbox("Head", range(H), key=f"{SLUG}_head") if H > 1 else 0
-    show_figure(heatmap(weights[min(layer, L - 1), min(head, H - 1)], cols, rows,
-                        f"Layer {layer}, head {head}: {view}"), key=f"{SLUG}_one")  # fmt: skip
+    layer, head = min(layer, L - 1), min(head, H - 1)
+    show_figure(heatmap(weights[layer, head], cols, rows, f"Layer {layer}, head {head}: {view}"), key=f"{SLUG}_one",
+                export=export, name=export.file_name("x", layer, head)[:-2])  # fmt: skip
     st.caption("Rows are queries (the token that is being processed; in a decoder each row predicts the next "
                "token), columns are keys. Each row sums to 1.")  # fmt: skip

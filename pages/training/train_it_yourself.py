@@ -7,6 +7,7 @@ import streamlit as st
 from core.tasks import TASKS, get_task
 from core.training import QUICK_START, Trainer, build_model, model_config
 from course.lessons import escape_markdown
+from figures.export import AttentionExport
 from figures.heatmap import heatmap_grid
 from figures.training import training_curves
 from ui.charts import show_figure
@@ -30,6 +31,16 @@ def attention_figure(snapshot, task_name: str, title: str):
                         f"{title}: {kind} on '{''.join(snapshot.labels)}'", cols=H)  # fmt: skip
 
 
+def snapshot_export(snapshot, run: Trainer, step: int) -> AttentionExport:
+    """A snapshot's every layer × head (the figure's weights) for the export panel: CSV, JSON, NPZ, ZIP."""
+    cross = snapshot.cross is not None
+    return AttentionExport(page=SLUG, model=f"session-{run.task.name}",
+                           weights=snapshot.cross if cross else snapshot.weights, query_tokens=tuple(snapshot.labels),
+                           key_tokens=tuple(snapshot.source_labels if cross else snapshot.labels),
+                           inputs={"step": step, "model": dataclasses.asdict(run.model.config),
+                                   "train": dataclasses.asdict(run.cfg)})  # fmt: skip
+
+
 def curves_figure(history, title: str, total: int):
     return training_curves(history.steps, history.loss, history.token_accuracy, history.exact_match,
                            eval_steps=history.eval_steps, eval_exact_match=history.eval_exact_match, title=title,
@@ -47,7 +58,8 @@ with lab:
     c1, c2, c3, c4 = st.columns(4)
     steps = c1.slider("Steps", 50, 3000, CFG.steps, step=50, key=f"{SLUG}_steps")
     lr = c2.select_slider("Peak learning rate", [3e-4, 1e-3, 2e-3, 3e-3, 5e-3, 1e-2], CFG.lr, key=f"{SLUG}_lr",
-                          help="Cosine schedule: linear warmup for 50 steps to this rate, then cosine decay.")
+                          help=f"{CFG.schedule.capitalize()} schedule: linear warmup for {CFG.warmup} steps to this "
+                          "rate, then cosine decay.")
     positional = c3.selectbox("Positions", ["rope", "learned", "sinusoidal", "alibi", "none"], key=f"{SLUG}_pos",
                               help="RoPE learns reverse fastest here: the model needs offsets relative to '='.")
     every = c4.slider("Snapshot every K steps", 10, 500, CFG.snapshot_every, step=10, key=f"{SLUG}_every")
@@ -67,6 +79,8 @@ with lab:
 
     b1, b2, b3 = st.columns(3)
     start = b1.button("▶️ Train", type="primary", key=f"{SLUG}_train", width="stretch")
+    # Clicking Stop (or any widget) while the loop below runs makes Streamlit interrupt this script run at the next
+    # progress update; that rerun has neither Train nor Continue pressed, so it shows the run as stopped at its step.
     b2.button("⏹️ Stop", key=f"{SLUG}_stop", width="stretch", help="Stops after the current step; the model so far "
               "stays in this session (model explorer, generation).")
     run: Trainer | None = st.session_state.get(TRAINED_KEY)
@@ -123,4 +137,5 @@ with lab:
             at = list(snaps)[-1]
             if len(snaps) > 1:
                 at = st.select_slider("Attention at step", list(snaps), value=at, key=f"{SLUG}_at")
-            show_figure(attention_figure(snaps[at], run.task.name, f"Step {at}"), key=f"{SLUG}_attn")
+            show_figure(attention_figure(snaps[at], run.task.name, f"Step {at}"), key=f"{SLUG}_attn",
+                        export=snapshot_export(snaps[at], run, at))

@@ -20,6 +20,7 @@ from figures.export import (
     attention_json,
     attention_npz,
     attention_zip,
+    figure_digest,
     figure_html,
     figure_image,
     heatmap_image,
@@ -115,3 +116,15 @@ def test_zip_holds_every_layer_and_head_plus_data():
 def test_export_refuses_mismatched_shapes():
     with pytest.raises(ValueError, match="Lq, Lk"):
         AttentionExport("p", "m", np.zeros((1, 1, 2, 3)), ("a", "b"), ("a", "b"))
+
+
+def test_figure_digest_follows_the_data_and_the_title():
+    w = np.random.default_rng(0).random((6, 6))
+    base = figure_digest(heatmap(w, TOKENS, TOKENS, "weights"))
+    assert figure_digest(heatmap(w.copy(), TOKENS, TOKENS, "weights")) == base  # same view, same name
+    changed = w.copy()
+    changed[2, 3] += 1e-6
+    assert figure_digest(heatmap(changed, TOKENS, TOKENS, "weights")) != base
+    assert figure_digest(heatmap(w, TOKENS, TOKENS, "other title")) != base
+    assert figure_digest(heatmap(w, ("a",) + TOKENS[1:], TOKENS, "weights")) != base  # labels count too
+    assert len(base) == 8 and int(base, 16) >= 0

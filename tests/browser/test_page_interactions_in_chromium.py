@@ -1,0 +1,46 @@
+"""Interactions beyond a slider, in a real Chromium: the FlashAttention stepper's Next and Prev buttons move the
+tiled trace one step and back (the same step draws the same tile again)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from course.registry import PAGES
+from tests.browser.streamlit_ui import TIMEOUT_MS, open_page, page_errors, wait_for_charts, warm_up
+
+SLUGS = {p.slug for p in PAGES}
+
+
+def _title(charts: dict[str, str], key: str) -> str:
+    return json.loads(charts[key])["title"]["text"]
+
+
+@pytest.mark.skipif("flash_attention" not in SLUGS, reason="flash_attention is not registered")
+def test_flash_attention_next_and_prev_move_the_tile_trace(browser, app_url):
+    warm_up(browser, app_url)
+    context, page, log = open_page(browser, f"{app_url}/flash_attention")
+    try:
+        charts = wait_for_charts(page, min_charts=4)
+        first = _title(charts, "flash_attention_grid")
+        assert "step 1 of" in first, first
+        tile_before = charts["flash_attention_tile"]
+        page.locator(".st-key-flash_attention_next button").click()
+        page.wait_for_function(  # the grid's title reads step 2 once the rerun has been drawn
+            """() => [...document.querySelectorAll('.st-key-flash_attention_grid .js-plotly-plot')]
+                     .some(p => p.layout && String(p.layout.title.text).includes('step 2 of'))""",
+            timeout=TIMEOUT_MS,
+        )
+        charts = wait_for_charts(page, min_charts=4)
+        assert charts["flash_attention_tile"] != tile_before  # the current tile's scores changed with the step
+        page.locator(".st-key-flash_attention_prev button").click()
+        page.wait_for_function(
+            """() => [...document.querySelectorAll('.st-key-flash_attention_grid .js-plotly-plot')]
+                     .some(p => p.layout && String(p.layout.title.text).includes('step 1 of'))""",
+            timeout=TIMEOUT_MS,
+        )
+        assert wait_for_charts(page, min_charts=4)["flash_attention_tile"] == tile_before  # back where it began
+        assert not page_errors(page) and not log.errors, (page_errors(page), log.errors)
+    finally:
+        context.close()

@@ -3,7 +3,6 @@ chart spec equal what the core computes for the same inputs; bad inputs give mes
 
 from __future__ import annotations
 
-import base64
 import io
 
 import numpy as np
@@ -42,18 +41,10 @@ from core.vit import (
     square_resize,
 )
 from tests.apptest_utils import chart_specs, error_messages, open_page
+from tests.apptest_utils import plotly_values as array
 
 POSITIONAL = "pages/multihead_positions/positional_encodings.py"
 BLOCK, VIT = "pages/architectures/transformer_block.py", "pages/beyond_text/vision_transformer.py"
-
-
-def array(value) -> np.ndarray:
-    """A data array from a Plotly JSON spec: a list, or the typed-array form {"dtype", "bdata", "shape"}."""
-    if isinstance(value, dict) and "bdata" in value:
-        out = np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"]))
-        shape = value.get("shape")
-        return out.reshape([int(s) for s in str(shape).split(",")]) if shape else out
-    return np.asarray(value, dtype=float)
 
 
 def chart(at, title_start: str) -> dict:

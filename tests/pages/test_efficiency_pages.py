@@ -3,7 +3,6 @@ and are cached, the memory guard's refusals are shown inline, and bad settings g
 
 from __future__ import annotations
 
-import base64
 import re
 
 import numpy as np
@@ -24,22 +23,12 @@ from core.memory_guard import check_attention_memory, effective_budget_bytes
 from core.tiled import trace_tiled_attention
 from figures.flash import revealed_scores
 from tests.apptest_utils import chart_specs, error_messages, open_page
+from tests.apptest_utils import plotly_values as values
 
 QUADRATIC = "pages/efficiency/quadratic_memory.py"
 FLASH = "pages/efficiency/flash_attention.py"
 VARIANTS_PAGE = "pages/efficiency/efficient_variants.py"
 KV = "pages/efficiency/kv_cache.py"
-
-
-def values(field) -> np.ndarray:
-    """A Plotly JSON data array (plain list, or plotly>=6 typed array {dtype, bdata, shape}) as float numpy."""
-    if isinstance(field, dict) and "bdata" in field:
-        arr = np.frombuffer(base64.b64decode(field["bdata"]), dtype=np.dtype(field["dtype"]))
-        if field.get("shape"):
-            arr = arr.reshape([int(s) for s in str(field["shape"]).split(",")])
-        return arr.astype(float)
-    return np.array([[np.nan if v is None else v for v in row] if isinstance(row, list) else
-                     (np.nan if row is None else row) for row in field], dtype=float)
 
 
 def chart(at, title_start: str) -> dict:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import plotly.graph_objects as go
@@ -95,6 +96,77 @@ def panel_title_annotations(panel_titles: Sequence[str], axes: dict) -> list[dic
     return out
 
 
+@dataclass(frozen=True)
+class GridPanel:
+    """One panel of :func:`panels_figure`: a ``(rows, cols)`` map with its own axis labels, so panels may differ in
+    shape (e.g. a cross-attention mask ``(L_target, L_source)`` next to square self-attention masks).
+
+    hover_values: the numbers the hover shows when ``z`` is a rescaled copy of them (same shape); None: ``z`` itself.
+    """
+
+    z: np.ndarray
+    x_labels: Sequence[str]
+    y_labels: Sequence[str]
+    title: str
+    x_title: str = "key"
+    y_title: str = "query"
+    hover_values: np.ndarray | None = None
+
+
+def panel_trace(panel: GridPanel, p: int, *, zmin: float, zmax: float, colorscale: str, colorbar_title: str,
+                value_name: str) -> dict:
+    """Panel ``p``'s heatmap trace on axes ``x{p+1}``/``y{p+1}``; only panel 0 draws the (shared) colour bar.
+
+    Hover: the panel, its query and key labels, and the value: ``z`` as ``colorbar_title``, or, when the panel has
+    ``hover_values``, those as ``value_name`` followed by ``z`` as ``colorbar_title``.
+    """
+    suffix = "" if p == 0 else str(p + 1)
+    value = (f"{colorbar_title} %{{z:.4f}}" if panel.hover_values is None
+             else f"{value_name} %{{customdata:.4f}}<br>{colorbar_title} %{{z:.3f}}")
+    return {
+        "type": "heatmap", "z": panel.z, "x": list(panel.x_labels), "y": list(panel.y_labels), "zmin": zmin,
+        "zmax": zmax, "colorscale": colorscale, "showscale": p == 0, "colorbar": {"title": {"text": colorbar_title}},
+        "customdata": panel.hover_values, "xaxis": f"x{suffix}", "yaxis": f"y{suffix}",
+        "hovertemplate": f"{panel.title}<br>{panel.y_title} %{{y}}<br>{panel.x_title} %{{x}}<br>{value}<extra></extra>",
+    }
+
+
+def panels_figure(
+    panels: Sequence[GridPanel],
+    title: str,
+    *,
+    zmin: float,
+    zmax: float,
+    cols: int = 4,
+    colorbar_title: str = "weight",
+    value_name: str = "weight",
+    colorscale: str = WEIGHT_SCALE,
+) -> go.Figure:
+    """Small multiples of ``panels`` in a grid, row 0 at the top, all on one colour range zmin…zmax, so the one colour
+    bar (``colorbar_title``) is true for every panel. Tick labels only where a panel has at most 12 of them."""
+    cols = max(1, min(cols, len(panels)))
+    rows = -(-len(panels) // cols)
+    axes = grid_axes(len(panels), cols)
+    traces = [panel_trace(panel, p, zmin=zmin, zmax=zmax, colorscale=colorscale, colorbar_title=colorbar_title,
+                          value_name=value_name) for p, panel in enumerate(panels)]
+    for p, panel in enumerate(panels):
+        suffix = "" if p == 0 else str(p + 1)
+        axes[f"xaxis{suffix}"].update({"type": "category", "showticklabels": len(panel.x_labels) <= 12,
+                                       "tickangle": -45})
+        axes[f"yaxis{suffix}"].update({"type": "category", "showticklabels": len(panel.y_labels) <= 12,
+                                       "autorange": "reversed"})
+    layout = {**axes, "annotations": panel_title_annotations([panel.title for panel in panels], axes),
+              "title": {"text": title}, "height": 260 * rows + 60, "margin": {"l": 10, "r": 10, "t": 70, "b": 10}}
+    return go.Figure(data=traces, layout=layout)
+
+
+def scaled_by_panel_peak(stack: np.ndarray) -> np.ndarray:
+    """Each panel of ``(P, rows, cols)`` divided by its own largest finite |value| (a panel of zeros stays as is):
+    in [0, 1] for non-negative maps such as attention weights, in [−1, 1] otherwise."""
+    peak = np.where(np.isfinite(stack), np.abs(stack), 0.0).max(axis=(1, 2), keepdims=True)  # (P, 1, 1)
+    return stack / np.where(peak > 0, peak, 1.0)
+
+
 def heatmap_grid(
     stack,
     x_labels: Sequence[str],
@@ -106,35 +178,26 @@ def heatmap_grid(
     cols: int = 4,
     colorbar_title: str = "weight",
     colorscale: str = WEIGHT_SCALE,
+    panel_name: str = "panel",
 ) -> go.Figure:
-    """Small multiples of (P, rows, cols) maps, e.g. one panel per head.
+    """Small multiples of (P, rows, cols) maps, e.g. one panel per head, with one colour bar true for every panel.
 
-    shared_scale: one colour range for all panels (comparable colours) or each panel scaled to its own range.
+    shared_scale=True: one colour range, the stack's min…max (colours comparable across panels).
+    shared_scale=False: panel p shows z_p / max|z_p| (:func:`scaled_by_panel_peak`), so each panel uses the whole
+    colour range and the colour bar reads "<colorbar_title> ÷ <panel_name> max"; the hover still shows z_p itself.
     """
-    values = as_numpy(stack)
-    n_panels = values.shape[0]
-    cols = max(1, min(cols, n_panels))
-    rows = -(-n_panels // cols)
-    axes = grid_axes(n_panels, cols)
-    lo, hi = float(np.nanmin(values)), float(np.nanmax(values))
-    traces = []
-    for p in range(n_panels):
-        panel = values[p]
-        zmin, zmax = (lo, hi) if shared_scale else (float(np.nanmin(panel)), float(np.nanmax(panel)))
-        suffix = "" if p == 0 else str(p + 1)
-        traces.append({
-            "type": "heatmap", "z": panel, "x": list(x_labels), "y": list(y_labels), "zmin": zmin, "zmax": zmax,
-            "colorscale": colorscale, "showscale": (p == 0) if shared_scale else False,
-            "colorbar": {"title": {"text": colorbar_title}}, "xaxis": f"x{suffix}", "yaxis": f"y{suffix}",
-            "hovertemplate": f"{panel_titles[p]}<br>query %{{y}}<br>key %{{x}}<br>{colorbar_title} %{{z:.4f}}"
-                             "<extra></extra>",
-        })
-    for name, axis in axes.items():
-        labels = x_labels if name.startswith("x") else y_labels
-        axis.update({"type": "category", "showticklabels": len(labels) <= 12})
-        axis.update({"tickangle": -45} if name.startswith("x") else {"autorange": "reversed"})
-    scale_note = "shared colour scale" if shared_scale else "each panel on its own colour scale"
-    layout = {**axes, "annotations": panel_title_annotations(panel_titles, axes),
-              "title": {"text": f"{title} ({scale_note})"}, "height": 260 * rows + 60,
-              "margin": {"l": 10, "r": 10, "t": 70, "b": 10}}
-    return go.Figure(data=traces, layout=layout)
+    values = as_numpy(stack)  # (P, rows, cols)
+    if shared_scale:
+        shown, hover, bar = values, None, colorbar_title
+        zmin, zmax = float(np.nanmin(values)), float(np.nanmax(values))
+        note = "shared colour scale"
+    else:
+        shown, hover = scaled_by_panel_peak(values), values
+        signed = bool((shown < 0).any())
+        bar = f"{colorbar_title} ÷ {panel_name} max" + (" |value|" if signed else "")
+        zmin, zmax = (-1.0 if signed else 0.0), 1.0
+        note = f"each {panel_name} ÷ its own max"
+    panels = [GridPanel(shown[p], x_labels, y_labels, panel_titles[p], hover_values=None if hover is None else hover[p])
+              for p in range(values.shape[0])]
+    return panels_figure(panels, f"{title} ({note})", zmin=zmin, zmax=zmax, cols=cols, colorbar_title=bar,
+                         value_name=colorbar_title, colorscale=colorscale)

@@ -6,19 +6,37 @@ from collections.abc import Sequence
 
 import plotly.graph_objects as go
 
-from figures.heatmap import as_numpy, heatmap_grid
+from figures.heatmap import GridPanel, as_numpy, panels_figure
 from figures.small_multiples import first_column_labels_only
 
+CROSS_LABEL_GAP = 0.05  # paper width cleared left of the cross panel for its own (target) query labels
 
-def mask_gallery_figure(masks, names: Sequence[str], labels: Sequence[str]) -> go.Figure:
+
+def mask_gallery_figure(
+    masks, names: Sequence[str], labels: Sequence[str], *, cross=None, source_labels: Sequence[str] = (),
+    target_labels: Sequence[str] = (),
+) -> go.Figure:
     """Small multiples of masks ``(M, L, L)`` (1 = may attend, 0 = masked) in one row, one 0–1 colour scale.
 
-    Query labels are shown on the first panel only: in one row they would cover the neighbouring panel.
+    cross: a cross-attention mask ``(L_target, L_source)``, drawn last (``names`` then has M + 1 entries) with target
+    query positions (``target_labels``) as rows and source key positions (``source_labels``) as columns.
+    Query labels are shown on the first panel only, as they would cover the neighbouring panel, and on the cross
+    panel, whose queries differ: a wider gap keeps them off the panel to its left.
     """
     m = as_numpy(masks)
-    if m.shape[0] != len(names):
-        raise ValueError(f"{m.shape[0]} masks but {len(names)} names")
-    fig = heatmap_grid(m, labels, labels, [n.replace("_", " ") for n in names],
-                       "Mask gallery (1 = the query may attend to the key)", cols=len(names),
-                       colorbar_title="may attend")
-    return first_column_labels_only(fig, len(names), len(names))
+    if m.shape[0] + (cross is not None) != len(names):
+        raise ValueError(f"{m.shape[0]} masks{' and a cross mask' if cross is not None else ''} but {len(names)} names")
+    titles = [n.replace("_", " ") for n in names]
+    panels = [GridPanel(m[p], labels, labels, titles[p]) for p in range(m.shape[0])]
+    if cross is not None:
+        panels.append(GridPanel(as_numpy(cross), source_labels, target_labels, titles[-1], x_title="source key",
+                                y_title="target query"))
+    fig = panels_figure(panels, "Mask gallery (1 = the query may attend to the key)", zmin=0.0, zmax=1.0,
+                        cols=len(panels), colorbar_title="may attend", value_name="may attend")
+    fig = first_column_labels_only(fig, len(panels), len(panels))
+    if cross is not None:
+        axis = fig.layout[f"xaxis{len(panels)}"]
+        axis.domain = (axis.domain[0] + CROSS_LABEL_GAP, axis.domain[1])
+        fig.layout.annotations[-1].x += CROSS_LABEL_GAP / 2  # its title stays centred over it
+        fig.layout[f"yaxis{len(panels)}"].showticklabels = len(target_labels) <= 12
+    return fig

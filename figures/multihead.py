@@ -16,10 +16,11 @@ def head_labels(n_heads: int) -> list[str]:
 
 
 def heads_figure(weights, labels: Sequence[str], *, shared_scale: bool = True, cols: int = 4) -> go.Figure:
-    """Small multiples of every head's weights ``(H, Lq, Lk)``, shared or per-head colour scale."""
+    """Small multiples of every head's weights ``(H, Lq, Lk)``: on one shared colour scale, or per head (each head's
+    weights ÷ that head's max, one 0–1 colour bar "weight ÷ head max"; the hover shows the weight itself)."""
     w = as_numpy(weights)
     fig = heatmap_grid(w, labels, labels, head_labels(w.shape[0]), f"Attention weights of all {w.shape[0]} heads",
-                       shared_scale=shared_scale, cols=cols)
+                       shared_scale=shared_scale, cols=cols, panel_name="head")
     return first_column_labels_only(fig, w.shape[0], min(cols, w.shape[0]))
 
 

@@ -84,6 +84,10 @@ with lab:
     st.subheader("1. Q, K, V: three projections of the same embeddings")
     st.markdown(f"`X {tuple(r['x'].shape)}` · `W_Q, W_K, W_V ({d_model}, {d_k})` → "
                 f"`Q = X W_Q`, `K = X W_K`, `V = X W_V`, each `({T}, {d_k})`.")
+    lo, hi = symmetric_range(r["x"])
+    show_figure(heatmap(r["x"], dim_labels(d_model, "x"), labels, f"Embeddings X ({T} tokens × d_model = {d_model})",
+                        colorbar_title="value", x_title="embedding dim", y_title="token", colorscale=DIVERGING_SCALE,
+                        zmin=lo, zmax=hi), key=f"{SLUG}_x")
     qkv = np.concatenate([r["q"], r["k"], r["v"]], axis=1)  # (T, 3·d_k)
     cols = dim_labels(d_k, "q") + dim_labels(d_k, "k") + dim_labels(d_k, "v")
     lo, hi = symmetric_range(qkv)

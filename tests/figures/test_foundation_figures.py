@@ -107,6 +107,25 @@ def test_mask_gallery_figure_shows_each_mask():
         mask_gallery_figure(masks, ["none"], ["0·a", "1·b", "2·c"])
 
 
+def test_mask_gallery_figure_draws_a_non_square_cross_mask_with_its_own_labels():
+    masks = np.stack([np.ones((3, 3)), np.tril(np.ones((3, 3)))])
+    cross = np.array([[1.0, 1.0, 1.0, 0.0]] * 2)  # (L_t = 2, L_s = 4), the last source position padding
+    source, target = ["0·s0", "1·s1", "2·s2", "3·&lt;pad&gt;"], ["0·t0", "1·t1"]
+    fig = mask_gallery_figure(masks, ["none", "causal", "cross"], ["0·a", "1·b", "2·c"], cross=cross,
+                              source_labels=source, target_labels=target)
+    assert len(fig.data) == 3
+    panel = fig.data[2]
+    np.testing.assert_allclose(np.asarray(panel.z, dtype=float), cross)
+    assert list(panel.x) == source and list(panel.y) == target  # keys = source, queries = target
+    assert panel.xaxis == "x3" and panel.yaxis == "y3" and panel.zmin == 0 and panel.zmax == 1
+    assert "target query %{y}" in panel.hovertemplate and "source key %{x}" in panel.hovertemplate
+    assert fig.layout.yaxis3.showticklabels and not fig.layout.yaxis2.showticklabels
+    assert fig.layout.xaxis3.domain[0] - fig.layout.xaxis2.domain[1] > 0.05  # room for its query labels
+    assert [t.showscale for t in fig.data] == [True, False, False]
+    with pytest.raises(ValueError, match="cross mask"):
+        mask_gallery_figure(masks, ["none", "causal"], ["0·a", "1·b", "2·c"], cross=cross)
+
+
 def test_multihead_figures():
     w = torch.softmax(torch.randn(4, 5, 5), -1).numpy()
     labels = [f"{i}·t" for i in range(5)]
@@ -114,8 +133,16 @@ def test_multihead_figures():
     assert len(shared.data) == 4
     np.testing.assert_allclose(np.asarray(shared.data[2].z, dtype=float), w[2])
     assert len({(t.zmin, t.zmax) for t in shared.data}) == 1
+    assert [t.showscale for t in shared.data] == [True, False, False, False]
+    assert shared.data[0].colorbar.title.text == "weight" and shared.data[0].customdata is None
     own = heads_figure(w, labels, shared_scale=False)
-    assert own.data[1].zmax == pytest.approx(w[1].max())
+    for h in range(4):  # each head ÷ its own max: one 0–1 colour bar true for every panel; the hover keeps the weight
+        np.testing.assert_allclose(np.asarray(own.data[h].z, dtype=float), w[h] / w[h].max())
+        np.testing.assert_allclose(np.asarray(own.data[h].customdata, dtype=float), w[h])
+        assert (own.data[h].zmin, own.data[h].zmax) == (0, 1) and "%{customdata:.4f}" in own.data[h].hovertemplate
+    assert [t.showscale for t in own.data] == [True, False, False, False]
+    assert own.data[0].colorbar.title.text == "weight ÷ head max"
+    assert "each head ÷ its own max" in own.layout.title.text
 
     concat = np.random.default_rng(0).normal(size=(5, 8))
     fig = concat_figure(concat, labels, n_heads=4)
@@ -136,6 +163,15 @@ def test_shape_rows_report_the_given_shapes():
     assert [r["step"] for r in rows] == [s[1] for s in SHAPE_STEPS]
     assert rows[4]["here"] == "(1, 2, 5, 5)" and rows[4]["shape"] == "(B, H, T, T)"
     assert rows[-1]["here"] == "(1, 5, 8)"
+
+
+def test_heatmap_grid_per_panel_scale_handles_signs_zeros_and_gaps():
+    stack = np.array([[[-2.0, 1.0], [0.5, np.nan]], [[0.0, 0.0], [0.0, 0.0]]])  # (P=2, 2, 2)
+    fig = heatmap_grid(stack, ["a", "b"], ["c", "d"], ["p0", "p1"], "t", shared_scale=False)
+    np.testing.assert_allclose(np.asarray(fig.data[0].z, dtype=float), stack[0] / 2.0)  # ÷ max |value|
+    np.testing.assert_allclose(np.asarray(fig.data[1].z, dtype=float), stack[1])  # all zero: left as is
+    assert (fig.data[0].zmin, fig.data[0].zmax) == (-1, 1)
+    assert fig.data[0].colorbar.title.text == "weight ÷ panel max |value|"
 
 
 def test_small_multiple_helpers():

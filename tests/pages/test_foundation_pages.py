@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from core.attention import attention
-from core.mask_gallery import gallery_attention, gallery_masks
+from core.mask_gallery import cross_projections, gallery_attention, gallery_cross_mask, gallery_masks
 from core.masks import causal_mask, cross_mask
 from core.multihead import MultiHeadAttention
 from core.scoring_cost import build_scorers, count_parameters, run_scoring
@@ -113,6 +113,25 @@ def test_step_by_step_stages_sizes_and_random_mode():
     close(values(weights["z"]), attention(q, k, v).weights)
 
 
+def test_step_by_step_draws_the_embeddings_x_and_follows_d_model():
+    at = open_page(STEP)
+    assert_ok(at)
+    spec = chart(at, "Embeddings X")
+    x = seeded_embeddings(word_tokens(SENTENCE), 16, 0)  # (T, d_model)
+    close(values(spec["data"][0]["z"]), x)
+    assert spec["data"][0]["y"] == chart(at, "Q | K | V")["data"][0]["y"] and spec["data"][0]["y"][1] == "1·cat"
+    assert spec["layout"]["xaxis"]["title"]["text"] == "embedding dim"
+    assert spec["data"][0]["colorscale"] == chart(at, "Q | K | V")["data"][0]["colorscale"]  # diverging, as Q|K|V
+    titles = [c["layout"]["title"]["text"] for c in chart_specs(at)]
+    assert titles.index(spec["layout"]["title"]["text"]) < titles.index(chart(at, "Q | K | V")["layout"]["title"]["text"])
+
+    at.slider(key="attention_step_by_step_d_model").set_value(8).run()
+    assert_ok(at)
+    shown = values(chart(at, "Embeddings X")["data"][0]["z"])
+    assert shown.shape == (10, 8)
+    close(shown, seeded_embeddings(word_tokens(SENTENCE), 8, 0))
+
+
 @pytest.mark.parametrize("text, needle", [("   ", "no words"), (" ".join(["word"] * 49), "at most 48")])
 def test_step_by_step_bad_text_gets_a_warning(text, needle):
     at = open_page(STEP)
@@ -206,6 +225,7 @@ def test_mask_gallery_and_cross_attention_equal_the_core():
     assert_ok(at)
     gallery = chart(at, "Mask gallery")["data"]
     masks = gallery_masks(8, window=3, prefix_len=3, n_pad=2)
+    assert len(gallery) == len(masks) + 1  # the cross-attention mask last
     for i, m in enumerate(masks.values()):
         close(values(gallery[i]["z"]), m)
     assert gallery[0]["x"][-2:] == ["6·&lt;pad&gt;", "7·&lt;pad&gt;"]
@@ -227,6 +247,46 @@ def test_mask_gallery_and_cross_attention_equal_the_core():
     spec = chart(at, "Cross-attention (")["data"][0]
     assert values(spec["z"]).shape == (6, 7) and spec["x"][1] == "1·chat"
     close(values(spec["z"]), cross.weights)
+
+
+def padded_cross(target_len=8, source_len=11, n_pad=2):
+    """The masks page's cross-attention: its mask (L_t, L_s) and core weights on non-square random inputs."""
+    mask = gallery_cross_mask(target_len, source_len, n_pad)
+    q, k, v = cross_projections(seeded_projections(16, 8, 0), random_embeddings(target_len, 16, 0),
+                                random_embeddings(source_len, 16, 1))
+    return mask, attention(q, k, v, mask).weights
+
+
+def test_mask_gallery_cross_entry_is_target_by_padded_source():
+    at = open_page(MASKS)
+    mask, weights = padded_cross()
+    panel = chart(at, "Mask gallery")["data"][-1]
+    close(values(panel["z"]), mask)
+    assert values(panel["z"]).shape == (8, 11)
+    assert panel["y"] == [f"{i}·t{i}" for i in range(8)]  # queries = target positions
+    assert panel["x"][0] == "0·s0" and panel["x"][-2:] == ["9·&lt;pad&gt;", "10·&lt;pad&gt;"]  # keys = source
+    assert "target query %{y}" in panel["hovertemplate"] and "source key %{x}" in panel["hovertemplate"]
+
+    at.selectbox(key="masks_kind").select("cross-attention (target queries, padded source keys)").run()
+    assert_ok(at)
+    shown_mask, shown = chart(at, "Mask: cross"), values(chart(at, "Weights, cross mask")["data"][0]["z"])
+    close(values(shown_mask["data"][0]["z"]), mask)
+    assert shown_mask["layout"]["xaxis"]["title"]["text"] == "source key"
+    assert shown_mask["layout"]["yaxis"]["title"]["text"] == "target query"
+    close(shown, weights)
+    np.testing.assert_allclose((shown * values(shown_mask["data"][0]["z"])).sum(1), 1, atol=1e-6)  # over real keys
+    assert np.allclose(shown[:, 9:], 0)
+
+    at.slider(key="masks_source_length").set_value(5).run()
+    at.slider(key="masks_padding").set_value(3).run()
+    at.toggle(key="masks_causal").set_value(True).run()  # AND with causal: self-attention masks only
+    assert_ok(at)
+    mask, weights = padded_cross(8, 5, 3)
+    close(values(chart(at, "Mask gallery")["data"][-1]["z"]), mask)
+    shown = values(chart(at, "Weights, cross mask")["data"][0]["z"])
+    assert shown.shape == (8, 5)
+    close(shown, weights)
+    np.testing.assert_allclose(shown[:, :2].sum(1), 1, atol=1e-6)
 
 
 def test_masks_all_padding_and_bad_cross_text():
@@ -282,8 +342,13 @@ def test_multi_head_maps_and_parameter_count_equal_the_core():
     assert shapes.loc[shapes["step"] == "concatenation", "here"].item() == "(1, 10, 64)"
 
     at.toggle(key="multi_head_shared").set_value(False).run()
+    assert_ok(at)
     grid = chart(at, "Attention weights of all 8 heads")["data"]
-    assert grid[0]["zmax"] != grid[1]["zmax"]  # each head on its own colour scale
+    assert grid[0]["showscale"] and grid[0]["colorbar"]["title"]["text"] == "weight ÷ head max"
+    for h in range(8):  # colours: each head ÷ its own max (one 0–1 colour bar for all); hover: the weight itself
+        close(values(grid[h]["customdata"]), weights[h])
+        close(values(grid[h]["z"]), weights[h] / weights[h].max())
+        assert (grid[h]["zmin"], grid[h]["zmax"]) == (0, 1)
 
 
 def test_multi_head_indivisible_d_model_warns_with_valid_head_counts():

@@ -146,7 +146,9 @@ def panels_figure(
     bar (``colorbar_title``) is true for every panel. Tick labels only where a panel has at most 12 of them."""
     cols = max(1, min(cols, len(panels)))
     rows = -(-len(panels) // cols)
-    axes = grid_axes(len(panels), cols)
+    ticks_below = rows > 1 and any(len(panel.x_labels) <= 12 for panel in panels)
+    # rotated key labels under a panel need ~90 px before the next row's panel titles (of 260 px a row)
+    axes = grid_axes(len(panels), cols, v_gap=90 / (260 * rows) if ticks_below else None)
     traces = [panel_trace(panel, p, zmin=zmin, zmax=zmax, colorscale=colorscale, colorbar_title=colorbar_title,
                           value_name=value_name) for p, panel in enumerate(panels)]
     for p, panel in enumerate(panels):

@@ -18,6 +18,13 @@ def first_column_labels_only(fig: go.Figure, n_panels: int, cols: int) -> go.Fig
     return fig
 
 
+def bottom_row_labels_only(fig: go.Figure, n_panels: int, cols: int) -> go.Figure:
+    """Hide the x tick labels of every panel with another panel below it (they would cover that panel's title)."""
+    for p in range(n_panels - cols):
+        fig.layout["xaxis" if p == 0 else f"xaxis{p + 1}"].showticklabels = False
+    return fig
+
+
 def block_separators(fig: go.Figure, block: int, n_blocks: int) -> go.Figure:
     """Dotted vertical lines between ``n_blocks`` column blocks of width ``block`` on a category x axis."""
     fig.layout.shapes = [

@@ -5,15 +5,19 @@ Bounded (few hypothesis examples per page) so CI stays fast; pages added later a
 
 from __future__ import annotations
 
+import ast
+import functools
+import re
 from collections import Counter
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from core.tasks import TASKS, get_task
 from course.quiz import parse_number
 from course.registry import PAGES
-from tests.apptest_utils import error_messages, open_page
+from tests.apptest_utils import chart_specs, error_messages, open_page, trace_has_data
 
 HOSTILE_TEXT = [
     "",
@@ -109,35 +113,173 @@ def _quiz_message(text: str) -> str | None:
     return None
 
 
+TEXT_KINDS = ("text_input", "text_area")
+CHOICE_KINDS = ("selectbox", "radio", "toggle", "checkbox")  # choices that may reveal another text box
+# Imports through which a page's text reaches a model's character vocabulary (a task's check_input / encode).
+MODEL_INPUT_IMPORTS = {"core.tasks": None, "core.families": None,
+                       "ui.models": {"resolve_choice", "run_prediction", "run_decodings"}}  # fmt: skip
+# Characters no model reads: outside every task's vocabulary and allowed input characters.
+KNOWN_TO_A_MODEL = frozenset("".join("".join(t.vocab.symbols) + t.input_chars for t in map(get_task, TASKS)))
+LONG = 10_000
+LENGTH_WORDS = re.compile(r"at most|too long|truncat|shorten|characters|words", re.IGNORECASE)
+
+
+def _reads_a_model_vocabulary(entry) -> bool:
+    """True when the page's module imports what feeds typed text to a model's vocabulary (read from its source)."""
+    for node in ast.walk(ast.parse(entry.module_path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module in MODEL_INPUT_IMPORTS:
+            names = MODEL_INPUT_IMPORTS[node.module]
+            if names is None or names & {alias.name for alias in node.names}:
+                return True
+    return False
+
+
+def _page_boxes(at) -> list[tuple[str, str]]:
+    """(kind, key) of the page's own text boxes now on the page (quiz answers, inside forms, left out)."""
+    return [(w.type, w.key) for kind in TEXT_KINDS for w in at.get(kind) if w.key and not w.form_id]
+
+
+def _choices(kind, w) -> list:
+    return [True, False] if kind in ("toggle", "checkbox") else list(w.options)
+
+
+def _current(kind, w):
+    return w.value if kind in ("toggle", "checkbox") else (w.options[w.index] if w.index is not None else None)
+
+
+@functools.cache
+def _text_box_views(module: str) -> tuple[tuple[tuple | None, tuple[tuple[str, str], ...]], ...]:
+    """Every text box of the page, found through AppTest: those on the default page, then those that appear only
+    after picking another option of one selectbox / radio / toggle / checkbox (the explorer's box of each model,
+    the families page's box of each family, ...). ((choice, boxes), ...): choice = (kind, key, option) or None."""
+    at = open_page(module)
+    seen = set(_page_boxes(at))
+    views = [(None, tuple(_page_boxes(at)))] if seen else []
+    for kind, key, w in [(k, key, w) for k, key, w in _page_widgets(at, "") if k in CHOICE_KINDS and key]:
+        original = _current(kind, w)
+        for option in _choices(kind, w):
+            if option == original:
+                continue
+            _set(at, kind, key, option)
+            at.run()
+            assert not at.exception, (module, key, option, error_messages(at))
+            new = tuple(b for b in _page_boxes(at) if b not in seen)
+            if new:
+                views.append(((kind, key, option), new))
+                seen.update(new)
+        _set(at, kind, key, original)
+        at.run()
+    return tuple(views)
+
+
+def _shown(text: str) -> str:
+    """Markdown source as the learner reads it: escapes such as '\\<' or '\\\\x00' lose their backslashes."""
+    return text.replace("\\", "")
+
+
+def _names_one_of(message: str, chars: set[str]) -> bool:
+    return any(_shown(repr(c)) in _shown(message) for c in chars)
+
+
+def _charts_with_data(at) -> bool:
+    specs = chart_specs(at)
+    return bool(specs) and all(any(trace_has_data(t) for t in s["data"]) for s in specs)
+
+
+def test_text_box_discovery_reaches_boxes_behind_choices():
+    """The explorer keeps one text box per model (its key holds the task): discovery must find one per option."""
+    explorer = next(p for p in PAGES if p.slug == "model_explorer")
+    at = open_page(explorer.module)
+    models = next(w for w in at.selectbox if w.label == "Model").options
+    boxes = [b for _, found in _text_box_views(explorer.module) for b in found]
+    assert len(boxes) == len(set(boxes)) == len(models) > 1, (boxes, models)
+
+
+def test_model_vocabulary_pages_are_recognised():
+    found = {p.slug for p in PAGES if _reads_a_model_vocabulary(p)}
+    assert {"model_explorer", "generation", "architecture_families"} <= found, found
+    assert "attention_step_by_step" not in found and "positional_encodings" not in found, found
+
+
+def _open_view(module: str, choice: tuple | None):
+    at = open_page(module)
+    if choice is not None:
+        _set(at, *choice)
+        at.run()
+        assert not at.exception, (module, choice, error_messages(at))
+    return at
+
+
+def _box(at, kind: str, key: str):
+    return next(w for w in at.get(kind) if w.key == key)
+
+
 @pytest.mark.parametrize("entry", PAGES, ids=[p.slug for p in PAGES])
 def test_hostile_text_gets_a_message_not_a_traceback(entry):
-    """Each hostile text goes into every text box of the page and, submitted, into its first numeric quiz answer.
+    """Each hostile text goes into every text box of the page (also those shown only after another choice) and,
+    submitted, into its first numeric quiz answer. One run per text: page boxes and quiz in the same run.
 
-    Never a traceback; empty or blank text in a page's own text box gets a message (a warning, error or info that was
-    not on the page before); the quiz answers a blank submission with a message and any other one with
-    parse_number's hint (none of HOSTILE_TEXT is a number). One run per text: page boxes and quiz in the same run.
+    Never a traceback, and the page's boxes hold the text (as much of it as max_chars keeps: the server truncates as
+    the browser does). Empty or blank text in a page's own text box gets a message (a warning, error or info that
+    was not on the page before). On a page whose text feeds a model's vocabulary, text holding characters no model
+    reads gets a message naming at least one of them. 10,000 characters get a message or a page of charts with
+    data. The quiz answers a blank submission with a message and any other one with parse_number's hint (none of
+    HOSTILE_TEXT is a number).
     """
-    at = open_page(entry.module)
-    texts = [w for kind in ("text_input", "text_area") for w in at.get(kind) if w.key]
-    page_boxes = [(w.type, w.key) for w in texts if not w.form_id]
-    quiz = next(((w.type, w.key, w.form_id) for w in texts if w.form_id), None)
-    if not page_boxes and quiz is None:
+    views = _text_box_views(entry.module)
+    vocabulary = _reads_a_model_vocabulary(entry)
+    first = open_page(entry.module)
+    quiz = next(((w.type, w.key, w.form_id) for kind in TEXT_KINDS for w in first.get(kind) if w.form_id), None)
+    if not views and quiz is None:
         pytest.skip(f"{entry.slug} has no text box")
-    baseline = _messages(at)
-    for text in HOSTILE_TEXT:
+    for choice, page_boxes in views or [(None, ())]:
+        at = first if choice is None else _open_view(entry.module, choice)
+        view_quiz = quiz if choice is None else None  # the quiz once, with the default view
+        baseline = _messages(at)
+        for text in HOSTILE_TEXT:
+            for kind, key in page_boxes:
+                _box(at, kind, key).set_value(text)
+            if view_quiz is not None:
+                kind, key, form_id = view_quiz
+                _box(at, kind, key).set_value(text)
+                next(b for b in at.button if b.form_id == form_id and b.proto.is_form_submitter).click()
+            at.run()
+            where = (entry.slug, choice, text[:40])
+            assert not at.exception, (where, error_messages(at))
+            for kind, key in page_boxes:
+                box = _box(at, kind, key)
+                assert box.value == text[: box.max_chars or None], (where, key, "the text is not in the box")
+            new = list((_messages(at) - baseline).elements())
+            blank = not text.strip()
+            assert len(new) >= (blank and bool(page_boxes)) + (view_quiz is not None), (where, "no message", new)
+            if view_quiz is not None and not blank:
+                assert _quiz_message(text) in new, (where, "the quiz does not say what to type", new)
+            unknown = set(text) - KNOWN_TO_A_MODEL
+            if vocabulary and page_boxes and unknown:
+                assert any(_names_one_of(m, unknown) for m in new), (where, "no message names any of", unknown, new)
+            if len(text) >= LONG:
+                assert new or _charts_with_data(at), (where, "10,000 characters: no message and no charts")
+
+
+@pytest.mark.parametrize("entry", PAGES, ids=[p.slug for p in PAGES])
+def test_a_long_valid_text_is_refused_with_its_limit_or_shown(entry):
+    """Each text box gets its own default text repeated to 10,000 characters (text the page otherwise accepts, so
+    only the length is at stake): the page names its length limit in a message, or draws charts with data."""
+    views = _text_box_views(entry.module)
+    if not views:
+        pytest.skip(f"{entry.slug} has no text box of its own")
+    for choice, page_boxes in views:
         for kind, key in page_boxes:
-            box = next((w for w in at.get(kind) if w.key == key), None)
-            if box is not None:
-                box.input(text)
-        if quiz is not None:
-            kind, key, form_id = quiz
-            next(w for w in at.get(kind) if w.key == key).input(text)
-            next(b for b in at.button if b.form_id == form_id and b.proto.is_form_submitter).click()
-        at.run()
-        where = (entry.slug, text[:40])
-        assert not at.exception, (where, error_messages(at))
-        new = list((_messages(at) - baseline).elements())
-        blank = not text.strip()
-        assert len(new) >= (blank and bool(page_boxes)) + (quiz is not None), (where, "no message", new)
-        if quiz is not None and not blank:
-            assert _quiz_message(text) in new, (where, "the quiz does not say what to type", new)
+            at = _open_view(entry.module, choice)
+            baseline = _messages(at)
+            box = _box(at, kind, key)
+            text = (box.value * LONG)[:LONG]
+            box.set_value(text)
+            at.run()
+            where = (entry.slug, choice, key)
+            assert not at.exception, (where, error_messages(at))
+            box = _box(at, kind, key)
+            assert box.value == text[: box.max_chars or None], (where, "the text is not in the box")
+            new = list((_messages(at) - baseline).elements())
+            limits = [m for m in new if LENGTH_WORDS.search(_shown(m)) and re.search(r"\d", m)]
+            assert limits or _charts_with_data(at), (where, "no length limit named and no charts", new)

@@ -15,11 +15,12 @@ def head_labels(n_heads: int) -> list[str]:
     return [f"head {h}" for h in range(n_heads)]
 
 
-def heads_figure(weights, labels: Sequence[str], *, shared_scale: bool = True, cols: int = 4) -> go.Figure:
+def heads_figure(weights, labels: Sequence[str], *, shared_scale: bool = True, cols: int = 4,
+                 title: str | None = None) -> go.Figure:
     """Small multiples of every head's weights ``(H, Lq, Lk)``: on one shared colour scale, or per head (each head's
     weights ÷ that head's max, one 0–1 colour bar "weight ÷ head max"; the hover shows the weight itself)."""
     w = as_numpy(weights)
-    fig = heatmap_grid(w, labels, labels, head_labels(w.shape[0]), f"Attention weights of all {w.shape[0]} heads",
+    fig = heatmap_grid(w, labels, labels, head_labels(w.shape[0]), title or f"Attention weights of all {w.shape[0]} heads",
                        shared_scale=shared_scale, cols=cols, panel_name="head")
     return first_column_labels_only(fig, w.shape[0], min(cols, w.shape[0]))
 
@@ -36,12 +37,12 @@ def concat_figure(concat, labels: Sequence[str], n_heads: int) -> go.Figure:
     return block_separators(fig, d_k, n_heads)
 
 
-def divergence_figure(divergence) -> go.Figure:
+def divergence_figure(divergence, title: str = "How different the heads are (mean JS divergence)") -> go.Figure:
     """Pairwise Jensen–Shannon divergence ``(H, H)`` between heads' maps (0 = identical; at most log 2, no key in
     common). The colour range runs from 0 to the largest value shown, so small differences stay visible."""
     div = as_numpy(divergence)
     names = head_labels(div.shape[0])
-    return heatmap(div, names, names, "How different the heads are (mean JS divergence)", colorbar_title="JS (nats)",
+    return heatmap(div, names, names, title, colorbar_title="JS (nats)",
                    x_title="head", y_title="head", zmin=0, zmax=max(float(div.max()), 1e-6), colorscale="Viridis",
                    height=max(300, 120 + 24 * len(names)))
 

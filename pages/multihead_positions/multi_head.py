@@ -17,11 +17,13 @@ from core.toy_inputs import (
     seeded_embeddings,
     seeded_module,
 )
+from course.lessons import escape_markdown
 from figures.attention_steps import token_labels
 from figures.export import AttentionExport
-from figures.heatmap import heatmap
+from figures.heatmap import heatmap, position_labels
 from figures.multihead import concat_figure, divergence_figure, heads_figure, shape_rows
 from ui.charts import show_figure
+from ui.models import model_options, resolve_choice, run_prediction
 from ui.settings import get_settings
 from ui.shell import page_shell
 
@@ -124,3 +126,30 @@ with lab:
         off = r["divergence"][~np.eye(n_heads, dtype=bool)]
         st.caption(f"Mean JS divergence between distinct heads: {off.mean():.3f} nats (0 = identical maps, "
                    f"log 2 ≈ 0.693 = no key in common). Untrained heads differ only by their random W_Q, W_K.")
+
+    st.subheader("5. Trained heads: a shipped model's layer, head by head")
+    shipped = [o for o in model_options(("decoder",)) if o.startswith("shipped")]
+    if not shipped:
+        st.info("No shipped decoder model found in models/ (run `python scripts/train_models.py`).")
+        st.stop()
+    t1, t2 = st.columns(2)
+    choice = resolve_choice(t1.selectbox("Trained model", shipped, key=f"{SLUG}_trained"), str(settings.device))
+    p = run_prediction(choice, choice.task.default_input)
+    trained = np.asarray(p.self_attention, dtype=float)  # (L, H, T, T)
+    n_layers, trained_heads = trained.shape[:2]
+    layer = t2.selectbox("Layer", list(range(n_layers)), index=n_layers - 1, key=f"{SLUG}_trained_layer")
+    st.caption(escape_markdown(f"{choice.about} Input: '{choice.task.default_input}' (the task's example; type your "
+                               "own on the Model explorer page). Causal self-attention, trained weights."))
+    positions = position_labels(p.labels)
+    trained_export = AttentionExport(page=SLUG, model=choice.shipped, weights=trained, query_tokens=tuple(positions),
+                                     key_tokens=tuple(positions), inputs={"text": choice.task.default_input})
+    show_figure(heads_figure(trained[layer], positions, shared_scale=shared,
+                             title=f"Shipped {choice.shipped} model, layer {layer}: all {trained_heads} heads"),
+                key=f"{SLUG}_trained_grid", export=trained_export)  # fmt: skip
+    trained_div = pairwise_head_divergence(torch.from_numpy(trained[layer])).numpy()  # (H, H)
+    show_figure(divergence_figure(trained_div, f"How different the trained heads of layer {layer} are (JS divergence)"),
+                key=f"{SLUG}_trained_divergence")
+    off_trained = trained_div[~np.eye(trained_heads, dtype=bool)]
+    st.caption(f"Mean JS divergence between the trained heads of layer {layer}: {off_trained.mean():.3f} nats. "
+               "Training gives heads different jobs (one may look at the previous token, another at the matching "
+               "position of the earlier copy), so their maps usually differ far more than random heads do.")

@@ -11,11 +11,14 @@ import pytest
 import torch
 
 from core.attention import attention
+from core.checkpoints import MODELS_DIR, load_model
+from core.generation import predict
 from core.mask_gallery import cross_projections, gallery_attention, gallery_cross_mask, gallery_masks
 from core.masks import causal_mask, cross_mask
 from core.multihead import MultiHeadAttention
 from core.scoring_cost import build_scorers, count_parameters, run_scoring
 from core.softmax_stats import d_k_grid, pairwise_head_divergence, scaling_sweep
+from core.tasks import get_task
 from core.toy_inputs import random_embeddings, seeded_embeddings, seeded_module, seeded_projections, word_tokens
 from tests.apptest_utils import chart_specs, error_messages, open_page
 
@@ -360,3 +363,22 @@ def test_multi_head_indivisible_d_model_warns_with_valid_head_counts():
     at.slider(key="multi_head_d_model").set_value(42).run()
     assert_ok(at)
     assert not at.warning and chart_specs(at)
+
+
+def test_multi_head_trained_section_shows_a_shipped_models_heads():
+    at = open_page(MHA)
+    assert not at.exception, error_messages(at)
+    name = at.selectbox(key="multi_head_trained").value.partition(" · ")[2]
+    model, card = load_model(MODELS_DIR / name)
+    task = get_task(card["task"])
+    expected = predict(model, task, task.default_input).self_attention.double()  # (L, H, T, T): the core's forward
+    layer = at.selectbox(key="multi_head_trained_layer").value
+    assert layer == expected.shape[0] - 1  # the last layer first
+    for h, trace in enumerate(chart(at, f"Shipped {name} model, layer {layer}")["data"]):
+        close(values(trace["z"]), expected[layer, h])
+    trained = chart(at, f"How different the trained heads of layer {layer} are")
+    close(values(trained["data"][0]["z"]), pairwise_head_divergence(expected[layer]))
+    at.selectbox(key="multi_head_trained_layer").set_value(0).run()
+    assert not at.exception, error_messages(at)
+    for h, trace in enumerate(chart(at, f"Shipped {name} model, layer 0")["data"]):
+        close(values(trace["z"]), expected[0, h])

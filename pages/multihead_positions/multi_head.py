@@ -151,5 +151,6 @@ with lab:
                 key=f"{SLUG}_trained_divergence")
     off_trained = trained_div[~np.eye(trained_heads, dtype=bool)]
     st.caption(f"Mean JS divergence between the trained heads of layer {layer}: {off_trained.mean():.3f} nats. "
-               "Training gives heads different jobs (one may look at the previous token, another at the matching "
-               "position of the earlier copy), so their maps usually differ far more than random heads do.")
+               "Training gives heads jobs (reverse: read the mirrored input position, the anti-diagonal; induction: "
+               "one head looks at the previous token, a later one at the token after the earlier occurrence), and "
+               "their maps usually differ far more than the random heads' above.")

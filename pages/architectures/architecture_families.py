@@ -73,7 +73,8 @@ with lab:
         st.caption(f"Trained model '{name}' ({card['task']} task, {card['n_parameters']:,} parameters), held-out "
                    f"exact match {card['held_out']['exact_match']:.1%}; running on {settings.device}.")
     st.caption(escape_markdown(task.description))
-    text = st.text_input("Input", task.default_input, key=f"{SLUG}_{family}_text", max_chars=64)
+    text = st.text_input(f"Input (characters from '{task.input_chars or task.alphabet}')", task.default_input,
+                         key=f"{SLUG}_{family}_text", max_chars=64)
     try:
         result = example(family, name, text, settings.seed, str(settings.device))
     except ValueError as err:  # the task's UnknownCharacters / InvalidInput: what to type instead

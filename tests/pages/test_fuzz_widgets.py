@@ -5,7 +5,6 @@ Bounded (few hypothesis examples per page) so CI stays fast; pages added later a
 
 from __future__ import annotations
 
-import ast
 import functools
 import re
 from collections import Counter
@@ -115,23 +114,16 @@ def _quiz_message(text: str) -> str | None:
 
 TEXT_KINDS = ("text_input", "text_area")
 CHOICE_KINDS = ("selectbox", "radio", "toggle", "checkbox")  # choices that may reveal another text box
-# Imports through which a page's text reaches a model's character vocabulary (a task's check_input / encode).
-MODEL_INPUT_IMPORTS = {"core.tasks": None, "core.families": None,
-                       "ui.models": {"resolve_choice", "run_prediction", "run_decodings"}}  # fmt: skip
 # Characters no model reads: outside every task's vocabulary and allowed input characters.
 KNOWN_TO_A_MODEL = frozenset("".join("".join(t.vocab.symbols) + t.input_chars for t in map(get_task, TASKS)))
 LONG = 10_000
 LENGTH_WORDS = re.compile(r"at most|too long|truncat|shorten|characters|words", re.IGNORECASE)
 
 
-def _reads_a_model_vocabulary(entry) -> bool:
-    """True when the page's module imports what feeds typed text to a model's vocabulary (read from its source)."""
-    for node in ast.walk(ast.parse(entry.module_path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.ImportFrom) and node.module in MODEL_INPUT_IMPORTS:
-            names = MODEL_INPUT_IMPORTS[node.module]
-            if names is None or names & {alias.name for alias in node.names}:
-                return True
-    return False
+def _feeds_a_model(box) -> bool:
+    """True for a text box whose text a model's character vocabulary reads: its label says which characters it
+    takes ("Input (characters from '...')"), as every model page's box tells the learner."""
+    return "characters from" in box.label
 
 
 def _page_boxes(at) -> list[tuple[str, str]]:
@@ -195,10 +187,17 @@ def test_text_box_discovery_reaches_boxes_behind_choices():
     assert len(boxes) == len(set(boxes)) == len(models) > 1, (boxes, models)
 
 
-def test_model_vocabulary_pages_are_recognised():
-    found = {p.slug for p in PAGES if _reads_a_model_vocabulary(p)}
+def test_model_vocabulary_boxes_are_recognised():
+    """The model pages' boxes (one per model, found through AppTest) say which characters they take; the word
+    pages' boxes do not."""
+    found = set()
+    for entry in PAGES:
+        for choice, boxes in _text_box_views(entry.module):
+            at = _open_view(entry.module, choice)
+            if any(_feeds_a_model(_box(at, kind, key)) for kind, key in boxes):
+                found.add(entry.slug)
     assert {"model_explorer", "generation", "architecture_families"} <= found, found
-    assert "attention_step_by_step" not in found and "positional_encodings" not in found, found
+    assert not found & {"attention_step_by_step", "multi_head", "positional_encodings", "masks"}, found
 
 
 def _open_view(module: str, choice: tuple | None):
@@ -221,13 +220,12 @@ def test_hostile_text_gets_a_message_not_a_traceback(entry):
 
     Never a traceback, and the page's boxes hold the text (as much of it as max_chars keeps: the server truncates as
     the browser does). Empty or blank text in a page's own text box gets a message (a warning, error or info that
-    was not on the page before). On a page whose text feeds a model's vocabulary, text holding characters no model
-    reads gets a message naming at least one of them. 10,000 characters get a message or a page of charts with
+    was not on the page before). In a box that feeds a model's vocabulary (its label says which characters it takes),
+    text holding characters no model reads gets a message naming at least one of them. 10,000 characters get a message or a page of charts with
     data. The quiz answers a blank submission with a message and any other one with parse_number's hint (none of
     HOSTILE_TEXT is a number).
     """
     views = _text_box_views(entry.module)
-    vocabulary = _reads_a_model_vocabulary(entry)
     first = open_page(entry.module)
     quiz = next(((w.type, w.key, w.form_id) for kind in TEXT_KINDS for w in first.get(kind) if w.form_id), None)
     if not views and quiz is None:
@@ -255,7 +253,7 @@ def test_hostile_text_gets_a_message_not_a_traceback(entry):
             if view_quiz is not None and not blank:
                 assert _quiz_message(text) in new, (where, "the quiz does not say what to type", new)
             unknown = set(text) - KNOWN_TO_A_MODEL
-            if vocabulary and page_boxes and unknown:
+            if unknown and any(_feeds_a_model(_box(at, kind, key)) for kind, key in page_boxes):
                 assert any(_names_one_of(m, unknown) for m in new), (where, "no message names any of", unknown, new)
             if len(text) >= LONG:
                 assert new or _charts_with_data(at), (where, "10,000 characters: no message and no charts")

@@ -92,6 +92,49 @@ def figure_digest(fig: go.Figure) -> str:
     return h.hexdigest()[:8]
 
 
+def figure_data_frame(fig: go.Figure) -> pd.DataFrame:
+    """The numbers a figure draws, one row per value: trace (index), name, then for a heatmap row_pos, row_label,
+    col_pos, col_label, value (and hover_value when the hover shows other numbers than the colours, e.g. a head's
+    weight beside weight ÷ head max); for any other trace point, x and y."""
+    frames = []
+    for i, trace in enumerate(fig.data):
+        name = trace.name or ""
+        if trace.type == "heatmap":
+            z = np.asarray(trace.z, dtype=float)  # (rows, cols)
+            rows, cols = np.meshgrid(np.arange(z.shape[0]), np.arange(z.shape[1]), indexing="ij")
+            x = list(trace.x) if trace.x is not None else list(range(z.shape[1]))
+            y = list(trace.y) if trace.y is not None else list(range(z.shape[0]))
+            frame = {"row_pos": rows.ravel(), "row_label": np.asarray(y, dtype=object)[rows.ravel()],
+                     "col_pos": cols.ravel(), "col_label": np.asarray(x, dtype=object)[cols.ravel()],
+                     "value": z.ravel()}  # fmt: skip
+            if trace.customdata is not None and np.shape(trace.customdata) == z.shape:
+                frame["hover_value"] = np.asarray(trace.customdata, dtype=float).ravel()
+        else:
+            x = list(trace.x) if getattr(trace, "x", None) is not None else []
+            y = list(trace.y) if getattr(trace, "y", None) is not None else []
+            n = max(len(x), len(y))
+            frame = {"x": x + [None] * (n - len(x)), "y": y + [None] * (n - len(y))}
+        frames.append(pd.DataFrame({"trace": i, "name": name, **frame}))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame({"trace": []})
+
+
+def figure_data_csv(fig: go.Figure) -> bytes:
+    """:func:`figure_data_frame` as CSV (floats to 9 significant digits: float32 round-trips)."""
+    return figure_data_frame(fig).to_csv(index=False, float_format="%.9g", lineterminator="\n").encode()
+
+
+def figure_data_json(fig: go.Figure) -> bytes:
+    """The figure's title and every trace's type, name, x, y and z as JSON (keys sorted: byte-identical when the
+    figure is)."""
+    def plain(values):
+        return None if values is None else np.asarray(values).tolist()
+
+    payload = {"title": fig.layout.title.text, "traces": [
+        {"type": t.type, "name": t.name, **{a: plain(getattr(t, a, None)) for a in ("x", "y", "z")}} for t in fig.data
+    ]}  # fmt: skip
+    return json.dumps(payload, sort_keys=True, default=str).encode()
+
+
 def attention_tidy_frame(export: AttentionExport) -> pd.DataFrame:
     """One row per (layer, head, query, key): layer, head, query_pos, query_token, key_pos, key_token, weight."""
     w = np.asarray(export.weights, dtype=np.float64)  # (L, H, Lq, Lk)

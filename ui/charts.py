@@ -11,6 +11,8 @@ from figures.export import (
     attention_json,
     attention_npz,
     attention_zip,
+    figure_data_csv,
+    figure_data_json,
     figure_digest,
     figure_html,
     figure_image,
@@ -21,7 +23,8 @@ def show_figure(fig: go.Figure, *, key: str, export: AttentionExport | None = No
     """Render `fig` at container width, with an export popover under it.
 
     Every figure exports PNG / SVG (matplotlib, offline) and interactive HTML. With `export` (the attention tensors
-    behind the figure) it also offers tidy CSV, JSON, NPZ and a ZIP of every layer × head. Files are generated only
+    behind the figure) it also offers tidy CSV, JSON, NPZ and a ZIP of every layer × head; without, the figure's own
+    numbers as tidy CSV and JSON (:func:`figures.export.figure_data_frame`). Files are generated only
     when a button is clicked (lazy callables), so showing the panel costs nothing on a rerun. File names: ``name``,
     else the attention export's (page, model, layer, head, hash of the inputs), else the chart key plus a short
     digest of what the figure shows (:func:`figures.export.figure_digest`).
@@ -38,7 +41,12 @@ def _export_buttons(fig: go.Figure, key: str, stem: str, export: AttentionExport
         ("SVG image", lambda: figure_image(fig, "svg"), f"{stem}.svg", "image/svg+xml"),
         ("Interactive HTML", lambda: figure_html(fig), f"{stem}.html", "text/html"),
     ]
-    if export is not None:
+    if export is None:
+        buttons += [
+            ("CSV (the figure's numbers, tidy)", lambda: figure_data_csv(fig), f"{stem}.csv", "text/csv"),
+            ("JSON (the figure's data)", lambda: figure_data_json(fig), f"{stem}.json", "application/json"),
+        ]
+    else:
         buttons += [
             ("CSV (tidy: layer, head, query, key, weight)", lambda: attention_csv(export), export.file_name("csv"),
              "text/csv"),

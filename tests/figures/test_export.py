@@ -9,6 +9,7 @@ import zipfile
 
 import numpy as np
 import pandas as pd
+import plotly.graph_objects as go
 import pytest
 import torch
 from PIL import Image
@@ -20,6 +21,8 @@ from figures.export import (
     attention_json,
     attention_npz,
     attention_zip,
+    figure_data_csv,
+    figure_data_json,
     figure_digest,
     figure_html,
     figure_image,
@@ -81,8 +84,6 @@ def test_png_and_svg_decode():
 
 
 def test_figure_image_handles_grids_and_line_charts():
-    import plotly.graph_objects as go
-
     export = _export()
     grid = heatmap_grid(export.weights[0], TOKENS, TOKENS, ["h0", "h1", "h2"], "heads")
     assert figure_image(grid, "png")[:4] == b"\x89PNG"
@@ -128,3 +129,24 @@ def test_figure_digest_follows_the_data_and_the_title():
     assert figure_digest(heatmap(w, TOKENS, TOKENS, "other title")) != base
     assert figure_digest(heatmap(w, ("a",) + TOKENS[1:], TOKENS, "weights")) != base  # labels count too
     assert len(base) == 8 and int(base, 16) >= 0
+
+
+def test_figure_data_csv_and_json_hold_what_the_figure_draws():
+    w = np.random.default_rng(1).random((6, 6)).astype(np.float32)
+    fig = heatmap(w, TOKENS, TOKENS, "weights")
+    frame = pd.read_csv(io.BytesIO(figure_data_csv(fig)))
+    assert len(frame) == 36 and list(frame.columns[:2]) == ["trace", "name"]
+    np.testing.assert_allclose(frame.pivot(index="row_pos", columns="col_pos", values="value").to_numpy(), w, rtol=1e-6)
+    assert frame.loc[(frame.row_pos == 2) & (frame.col_pos == 5), ["row_label", "col_label"]].values.tolist() == [
+        [TOKENS[2], TOKENS[5]]]
+    assert figure_data_csv(heatmap(w.copy(), TOKENS, TOKENS, "weights")) == figure_data_csv(fig)  # deterministic
+    payload = json.loads(figure_data_json(fig))
+    assert payload["title"] == "weights" and np.allclose(payload["traces"][0]["z"], w)
+
+    per_head = heatmap_grid(np.stack([w, 2 * w]), TOKENS, TOKENS, ["h0", "h1"], "grid", shared_scale=False)
+    rows = pd.read_csv(io.BytesIO(figure_data_csv(per_head)))
+    np.testing.assert_allclose(rows[rows.trace == 1]["hover_value"].to_numpy(), (2 * w).ravel(), rtol=1e-6)
+
+    line = go.Figure([go.Scatter(x=[1, 2, 3], y=[0.5, 0.25, 0.125], name="loss")])
+    points = pd.read_csv(io.BytesIO(figure_data_csv(line)))
+    assert points[["x", "y"]].values.tolist() == [[1, 0.5], [2, 0.25], [3, 0.125]] and set(points.name) == {"loss"}

@@ -86,3 +86,17 @@ def test_figure_file_names_change_with_what_the_figure_shows(downloads):
     changed = [k for k in before if after.get(k) != before[k]]
     assert changed, "no file name followed the sequence length"
     assert all(after[k].startswith(k.removesuffix("_export_0")) for k in after)  # named after the chart (slug first)
+
+
+def test_a_figure_without_attention_tensors_exports_its_own_numbers(downloads):
+    at = open_page(MODULES["masks"])
+    assert not at.exception, error_messages(at)
+    gallery = next(s for s in chart_specs(at) if s["layout"]["title"]["text"].startswith("Mask gallery"))
+    key = next(k.removesuffix("_export_0") for k, d in downloads.items()
+               if d["label"] == "PNG image" and d["file_name"].startswith("masks_gallery"))
+    csv = _by_label(downloads, key, "CSV")
+    assert csv["file_name"].endswith(".csv") and csv["file_name"].startswith(key)
+    frame = pd.read_csv(io.BytesIO(_bytes(csv)))
+    for i, trace in enumerate(gallery["data"]):  # every panel: the drawn mask, value by value
+        panel = frame[frame.trace == i].pivot(index="row_pos", columns="col_pos", values="value").to_numpy()
+        np.testing.assert_array_equal(panel, plotly_values(trace["z"]))

@@ -77,7 +77,8 @@ def show_residual(settings) -> None:
     title = f"{kind.capitalize()} layer ({'pre-LN' if norm_first else 'post-LN'}), step by step"
     fig = residual_steps_figure(table["step"], table["shape"], table["per-token RMS"], title)
     show_figure(fig, key=f"{SLUG}_steps")
-    st.dataframe(table, hide_index=True, width="stretch")
+    st.dataframe(table, hide_index=True, width="stretch", column_config={  # float noise such as -1e-9 reads as 0
+        column: st.column_config.NumberColumn(format="%.4f") for column in ("per-token RMS", "mean", "std")})
 
 
 def show_norms(settings) -> None:

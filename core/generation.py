@@ -201,7 +201,41 @@ def predict(model: nn.Module, task: Task, text: str) -> Prediction:
         cross, encoder = _stack(out.trace, "cross_attn"), _stack(out.encoder_trace, "self_attn")
         labels = list(vocab.decode(tgt[0]))
         return Prediction(answer, expected, labels, _stack(out.trace, "self_attn"), cross, encoder, list(text))
-    sequence = (vocab.encode(task.prompt(text)) + generated)[:-1]  # as in training: the last token is only a target
+    sequence = decoder_sequence(task, text, generated)
     out = model(torch.tensor([sequence], device=device), return_trace=True)
     return Prediction(answer, expected, list(vocab.decode(sequence)), _stack(out.trace, "self_attn"))
+
+
+def decoder_sequence(task: Task, text: str, generated: list[int]) -> list[int]:
+    """The token ids a decoder-only model reads to show its attention: the prompt, then its answer, without the last
+    token (as in training, the last token is only a target)."""
+    return (task.vocab.encode(task.prompt(text)) + list(generated))[:-1]
+
+
+@dataclass(frozen=True)
+class HeadInputs:
+    """One head of one layer of a decoder-only model, on :func:`predict`'s sequence: ``labels`` (T tokens);
+    q, k, v ``(T, d_k)`` as the head computed them (after W_Q, W_K, W_V, RoPE included for q and k); the head's
+    own ``weights`` ``(T, T)`` (causal)."""
+
+    labels: list[str]
+    q: Tensor
+    k: Tensor
+    v: Tensor
+    weights: Tensor
+
+
+@torch.no_grad()
+def head_inputs(model: nn.Module, task: Task, text: str, layer: int, head: int) -> HeadInputs:
+    """Read head ``head`` of layer ``layer`` out of the decoder-only ``model``'s trace on ``text`` (its greedy answer
+    appended, as :func:`predict` shows it). ``task.check_input`` raises first for bad input."""
+    if isinstance(model, (EncoderOnlyModel, EncoderDecoderModel)):
+        raise ValueError("head_inputs reads decoder-only models")
+    task.check_input(text)
+    model.eval()
+    device = next(model.parameters()).device
+    sequence = decoder_sequence(task, text, decode_task(model, task, text).tokens)
+    trace = model(torch.tensor([sequence], device=device), return_trace=True).trace[layer].self_attn
+    q, k, v, w = (t[0, head].cpu() for t in (trace.q, trace.k, trace.v, trace.weights))  # (T, d_k) ×3, (T, T)
+    return HeadInputs(list(task.vocab.decode(sequence)), q, k, v, w)
 

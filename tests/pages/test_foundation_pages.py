@@ -12,7 +12,7 @@ import torch
 
 from core.attention import attention
 from core.checkpoints import MODELS_DIR, load_model
-from core.generation import predict
+from core.generation import head_inputs, predict
 from core.mask_gallery import cross_projections, gallery_attention, gallery_cross_mask, gallery_masks
 from core.masks import causal_mask, cross_mask
 from core.multihead import MultiHeadAttention
@@ -382,3 +382,25 @@ def test_multi_head_trained_section_shows_a_shipped_models_heads():
     assert not at.exception, error_messages(at)
     for h, trace in enumerate(chart(at, f"Shipped {name} model, layer 0")["data"]):
         close(values(trace["z"]), expected[0, h])
+
+
+def test_step_by_step_trained_mode_follows_a_shipped_heads_own_q_k_v():
+    at = open_page(STEP)
+    at.radio(key="attention_step_by_step_mode").set_value("A trained model").run()
+    assert not at.exception, error_messages(at)
+    name = at.selectbox(key="attention_step_by_step_trained").value.partition(" · ")[2]
+    model, card = load_model(MODELS_DIR / name)
+    task = get_task(card["task"])
+    for layer, head in ((0, 0), (1, 2)):
+        at.selectbox(key="attention_step_by_step_trained_layer").set_value(layer)
+        at.selectbox(key="attention_step_by_step_trained_head").set_value(head).run()
+        assert not at.exception, error_messages(at)
+        h = head_inputs(model, task, task.default_input, layer, head)  # the model's own q, k, v and weights
+        d_k = h.q.shape[-1]
+        close(values(chart(at, "Q | K | V")["data"][0]["z"]), torch.cat([h.q, h.k, h.v], dim=1))
+        close(values(chart(at, "4 · softmax weights")["data"][0]["z"]), h.weights)  # = the model's attention
+        close(values(chart(at, "Stage 1")["data"][0]["z"]), h.q @ h.k.T)  # raw scores QKᵀ of this head
+        assert any(f"÷ {math.sqrt(d_k):.3f}" in c.value for c in at.caption if "÷ √d_k" in c.value)
+        assert any("reproduces the model" in c.value and "Δ" in c.value for c in at.caption)  # says it matches
+    at.text_input(key=f"attention_step_by_step_trained_text_{task.name}").input("ab🤖").run()
+    assert not at.exception and any("'🤖'" in w.value for w in at.warning)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from core.generation import Sampling, decode, decode_task, draw_token, next_token_probs, predict
+from core.attention import naive_attention
+from core.generation import Sampling, decode, decode_task, draw_token, head_inputs, next_token_probs, predict
+from core.masks import causal_mask
 from core.tasks import EOS, UnknownCharacters, get_task
 from core.training import ModelSpec, build_model, model_config
 
@@ -115,3 +117,28 @@ def test_predict_names_unknown_characters():
     model, task = model_for("reverse")
     with pytest.raises(UnknownCharacters, match="'Z'"):
         predict(model, task, "abZ")
+
+
+@pytest.mark.parametrize("layer, head", [(0, 0), (1, 3)])
+def test_head_inputs_are_the_heads_own_q_k_v(layer, head):
+    model, task = model_for("reverse")
+    h = head_inputs(model, task, task.default_input, layer, head)
+    p = predict(model, task, task.default_input)
+    assert h.labels == p.labels and h.q.shape == (len(h.labels), SPEC.d_model // SPEC.n_heads)
+    torch.testing.assert_close(h.weights, p.self_attention[layer, head])
+    # An independent float64 reference on the head's q, k, v gives the head's own (causal) weights back.
+    mask = causal_mask(len(h.labels))
+    scores = (h.q.double() @ h.k.double().T) / h.q.shape[-1] ** 0.5
+    reference = torch.softmax(scores.masked_fill(~mask, float("-inf")), -1)
+    torch.testing.assert_close(h.weights.double(), reference, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(naive_attention(h.q, h.k, h.v, mask), (reference @ h.v.double()).float(), rtol=1e-4,
+                               atol=1e-5)
+
+
+def test_head_inputs_refuses_other_families_and_bad_input():
+    model, task = model_for("dates")
+    with pytest.raises(ValueError, match="decoder-only"):
+        head_inputs(model, task, task.default_input, 0, 0)
+    model, task = model_for("reverse")
+    with pytest.raises(UnknownCharacters, match="'Z'"):
+        head_inputs(model, task, "abZ", 0, 0)

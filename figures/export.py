@@ -54,15 +54,19 @@ class AttentionExport:
     def input_hash(self) -> str:
         return inputs_hash(self.inputs)
 
-    def file_name(self, ext: str, layer: int | None = None, head: int | None = None) -> str:
-        """e.g. 'multi_head_random-seed0_L0_H3_1a2b3c4d.png': page, model, layer, head, short hash of inputs."""
+    def stem(self, layer: int | None = None, head: int | None = None) -> str:
+        """e.g. 'multi_head_random-seed0_L0_H3_1a2b3c4d': page, model, layer, head, short hash of inputs."""
         parts = [self.page, _safe(self.model)]
         if layer is not None:
             parts.append(f"L{layer}")
         if head is not None:
             parts.append(f"H{head}")
         parts.append(self.input_hash)
-        return "_".join(parts) + f".{ext}"
+        return "_".join(parts)
+
+    def file_name(self, ext: str, layer: int | None = None, head: int | None = None) -> str:
+        """:meth:`stem` plus ``.ext``, e.g. 'multi_head_random-seed0_L0_H3_1a2b3c4d.png'."""
+        return f"{self.stem(layer, head)}.{ext}"
 
 
 def _safe(text: str) -> str:

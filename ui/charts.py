@@ -30,7 +30,7 @@ def show_figure(fig: go.Figure, *, key: str, export: AttentionExport | None = No
     digest of what the figure shows (:func:`figures.export.figure_digest`).
     """
     st.plotly_chart(fig, key=key, width="stretch", config={"displaylogo": False})
-    stem = name or (export.file_name("x")[:-2] if export else f"{key}_{figure_digest(fig)}")
+    stem = name or (export.stem() if export else f"{key}_{figure_digest(fig)}")
     with st.popover("⬇️ Export", width="content"):
         _export_buttons(fig, key, stem, export)
 

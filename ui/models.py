@@ -68,10 +68,15 @@ class ModelChoice:
     device: str = "cpu"
 
 
+def shipped_model_options(families: tuple[str, ...] = ("decoder", "seq2seq", "encoder")) -> list[str]:
+    """Picker labels ('shipped · <name>') of the shipped models of ``families``, in :data:`SHOWN_FIRST` order."""
+    names = sorted(shipped_cards(), key=lambda n: (SHOWN_FIRST.index(n) if n in SHOWN_FIRST else len(SHOWN_FIRST), n))
+    return [f"shipped · {name}" for name in names if shipped_cards()[name]["family"] in families]
+
+
 def model_options(families: tuple[str, ...] = ("decoder", "seq2seq", "encoder")) -> list[str]:
     """Labels for a model picker: this session's model first (when trained), then the shipped ones."""
-    names = sorted(shipped_cards(), key=lambda n: (SHOWN_FIRST.index(n) if n in SHOWN_FIRST else len(SHOWN_FIRST), n))
-    options = [f"shipped · {name}" for name in names if shipped_cards()[name]["family"] in families]
+    options = shipped_model_options(families)
     run = session_trainer()
     if run is not None and run.task.family in families:
         options.insert(0, f"{YOURS} · {run.task.name}")  # a stable label: the picker keeps it while training goes on

@@ -22,7 +22,7 @@ from figures.export import AttentionExport
 from figures.heatmap import DIVERGING_SCALE, heatmap
 from figures.small_multiples import block_separators, every_label, symmetric_range
 from ui.charts import show_figure
-from ui.models import load_shipped, model_options, resolve_choice
+from ui.models import load_shipped, resolve_choice, shipped_model_options
 from ui.settings import get_settings
 from ui.shell import page_shell
 
@@ -75,7 +75,7 @@ with lab:
     elif mode == "Random tokens":
         n_random = right.slider("Sequence length", 2, 24, 8, key=f"{SLUG}_length")
     else:
-        shipped = [o for o in model_options(("decoder",)) if o.startswith("shipped")]
+        shipped = shipped_model_options(("decoder",))
         if not shipped:
             st.warning("No shipped decoder model in models/ (run `python scripts/train_models.py`).")
             st.stop()

@@ -23,7 +23,7 @@ from figures.export import AttentionExport
 from figures.heatmap import heatmap, position_labels
 from figures.multihead import concat_figure, divergence_figure, heads_figure, shape_rows
 from ui.charts import show_figure
-from ui.models import model_options, resolve_choice, run_prediction
+from ui.models import resolve_choice, run_prediction, shipped_model_options
 from ui.settings import get_settings
 from ui.shell import page_shell
 
@@ -128,7 +128,7 @@ with lab:
                    f"log 2 ≈ 0.693 = no key in common). Untrained heads differ only by their random W_Q, W_K.")
 
     st.subheader("5. Trained heads: a shipped model's layer, head by head")
-    shipped = [o for o in model_options(("decoder",)) if o.startswith("shipped")]
+    shipped = shipped_model_options(("decoder",))
     if not shipped:
         st.info("No shipped decoder model found in models/ (run `python scripts/train_models.py`).")
         st.stop()

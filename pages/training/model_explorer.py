@@ -59,6 +59,6 @@ with lab:
     head = c2.selectbox("Head", range(H), key=f"{SLUG}_head") if H > 1 else 0
     layer, head = min(layer, L - 1), min(head, H - 1)
     show_figure(heatmap(weights[layer, head], cols, rows, f"Layer {layer}, head {head}: {view}"), key=f"{SLUG}_one",
-                export=export, name=export.file_name("x", layer, head)[:-2])  # fmt: skip
+                export=export, name=export.stem(layer, head))  # fmt: skip
     st.caption("Rows are queries (the token that is being processed; in a decoder each row predicts the next "
                "token), columns are keys. Each row sums to 1.")  # fmt: skip

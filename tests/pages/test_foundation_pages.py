@@ -3,7 +3,6 @@ change the figures, and bad input gets a message instead of a traceback."""
 
 from __future__ import annotations
 
-import base64
 import math
 
 import numpy as np
@@ -21,6 +20,7 @@ from core.softmax_stats import d_k_grid, pairwise_head_divergence, scaling_sweep
 from core.tasks import get_task
 from core.toy_inputs import random_embeddings, seeded_embeddings, seeded_module, seeded_projections, word_tokens
 from tests.apptest_utils import chart_specs, error_messages, open_page
+from tests.apptest_utils import plotly_values as values
 
 STEP = "pages/foundations/attention_step_by_step.py"
 SQRT = "pages/foundations/why_sqrt_dk.py"
@@ -28,18 +28,6 @@ SCORING = "pages/foundations/scoring_functions.py"
 MASKS = "pages/foundations/masks.py"
 MHA = "pages/multihead_positions/multi_head.py"
 SENTENCE = "the cat sat on the mat because it was tired"
-
-
-def values(field) -> np.ndarray:
-    """A Plotly JSON data array (plain list, or plotly>=6 typed array {dtype, bdata, shape}) as float numpy."""
-    if isinstance(field, dict) and "bdata" in field:
-        arr = np.frombuffer(base64.b64decode(field["bdata"]), dtype=np.dtype(field["dtype"]))
-        shape = field.get("shape")
-        if shape:
-            arr = arr.reshape([int(s) for s in str(shape).split(",")])
-        return arr.astype(float)
-    return np.array([[np.nan if v is None else v for v in row] if isinstance(row, list) else
-                     (np.nan if row is None else row) for row in field], dtype=float)
 
 
 def chart(at, title_start: str) -> dict:

@@ -68,6 +68,14 @@ class ModelChoice:
     device: str = "cpu"
 
 
+def input_label(task: Task) -> str:
+    """The label of a text box whose text a task's model reads: which characters it takes (and, for the masked
+    task, what '?' and '=' mean)."""
+    allowed = task.input_chars or task.alphabet
+    extra = ", '?' hides a letter, '=' separates the copies" if task.family == "encoder" else ""
+    return f"Input (characters from '{allowed}'{extra})"
+
+
 def shipped_model_options(families: tuple[str, ...] = ("decoder", "seq2seq", "encoder")) -> list[str]:
     """Picker labels ('shipped · <name>') of the shipped models of ``families``, in :data:`SHOWN_FIRST` order."""
     names = sorted(shipped_cards(), key=lambda n: (SHOWN_FIRST.index(n) if n in SHOWN_FIRST else len(SHOWN_FIRST), n))

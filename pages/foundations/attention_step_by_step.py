@@ -22,7 +22,7 @@ from figures.export import AttentionExport
 from figures.heatmap import DIVERGING_SCALE, heatmap
 from figures.small_multiples import block_separators, every_label, symmetric_range
 from ui.charts import show_figure
-from ui.models import load_shipped, resolve_choice, shipped_model_options
+from ui.models import input_label, load_shipped, resolve_choice, shipped_model_options
 from ui.settings import get_settings
 from ui.shell import page_shell
 
@@ -99,7 +99,7 @@ with lab:
 
     if trained:
         task = choice.task
-        text = st.text_input(f"Input (characters from '{task.input_chars or task.alphabet}')", task.default_input,
+        text = st.text_input(input_label(task), task.default_input,
                              key=f"{SLUG}_trained_text_{task.name}", max_chars=40)
         try:
             r = compute_trained(choice.shipped, text, layer, head, float(temperature), str(settings.device))

@@ -6,7 +6,7 @@ from core.generation import Sampling
 from course.lessons import escape_markdown
 from figures.training import kv_cache_figure, probability_bars
 from ui.charts import show_figure
-from ui.models import model_options, resolve_choice, run_decodings
+from ui.models import input_label, model_options, resolve_choice, run_decodings
 from ui.settings import get_settings
 from ui.shell import page_shell
 
@@ -22,7 +22,7 @@ with lab:
     choice = resolve_choice(st.selectbox("Model", options, key=f"{SLUG}_model"), str(settings.device))
     task, vocab = choice.task, choice.task.vocab
     st.caption(escape_markdown(choice.about))
-    text = st.text_input(f"Input (characters from '{task.input_chars or task.alphabet}')", task.default_input,
+    text = st.text_input(input_label(task), task.default_input,
                          key=f"{SLUG}_text_{task.name}", max_chars=40)  # fmt: skip
     try:
         task.check_input(text)

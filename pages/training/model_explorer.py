@@ -6,7 +6,7 @@ from course.lessons import escape_markdown
 from figures.export import AttentionExport
 from figures.heatmap import heatmap, heatmap_grid, position_labels
 from ui.charts import show_figure
-from ui.models import model_options, resolve_choice, run_prediction
+from ui.models import input_label, model_options, resolve_choice, run_prediction
 from ui.settings import get_settings
 from ui.shell import page_shell
 
@@ -23,10 +23,7 @@ with lab:
     choice = resolve_choice(st.selectbox("Model", options, key=f"{SLUG}_model"), str(settings.device))
     task = choice.task
     st.caption(escape_markdown(f"{choice.about} Task: {task.description}"))
-    allowed = task.input_chars or task.alphabet
-    text = st.text_input(f"Input (characters from '{allowed}'" + (", '?' hides a letter, '=' separates the copies)"
-                         if task.family == "encoder" else ")"), task.default_input,
-                         key=f"{SLUG}_text_{task.name}", max_chars=40)  # fmt: skip
+    text = st.text_input(input_label(task), task.default_input, key=f"{SLUG}_text_{task.name}", max_chars=40)
     try:
         p = run_prediction(choice, text)
     except ValueError as err:  # UnknownCharacters / InvalidInput name the problem and what to type

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from core.device import configure_threads
+from core.measure.device import configure_threads
 from ui.deeplink import run_page
 from ui.navigation import build_navigation
 from ui.process_setup import prepare_server_process

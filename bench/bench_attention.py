@@ -4,8 +4,8 @@
 
 B=1, 8 heads, d=64, fp32, no mask, n = 256 … 8192 on CPU (… 16384 on CUDA). Each method is timed after a warm-up;
 the repeats are interleaved (naive, tiled, SDPA, naive, …) so a busy machine slows all three alike, and the median
-is reported. Peak memory is measured in a separate call with ``core.memory_meter.measure_peak``. Naive attention is
-run only where ``core.memory_guard`` allows it under ``--naive-budget-mib``; otherwise the row says
+is reported. Peak memory is measured in a separate call with ``core.measure.memory_meter.measure_peak``. Naive attention is
+run only where ``core.measure.memory_guard`` allows it under ``--naive-budget-mib``; otherwise the row says
 "skipped (guard)". Prints a Markdown table (docs/benchmarks.md keeps one) and whether the targets are met.
 """
 
@@ -25,10 +25,10 @@ import torch
 import torch.nn.functional as F
 
 from core.attention import naive_attention
-from core.device import device_label
-from core.memory import MIB
-from core.memory_guard import check_attention_memory
-from core.memory_meter import measure_peak
+from core.measure.device import device_label
+from core.measure.memory import MIB
+from core.measure.memory_guard import check_attention_memory
+from core.measure.memory_meter import measure_peak
 from core.tiled import tiled_attention
 
 BATCH, HEADS, HEAD_DIM = 1, 8, 64

@@ -1,4 +1,4 @@
-"""Benchmark: how long the "Train it yourself" defaults (core.training.QUICK_START, seed 0) take to reach 99%
+"""Benchmark: how long the "Train it yourself" defaults (core.train.training.QUICK_START, seed 0) take to reach 99%
 held-out exact match on this machine, checked every 50 steps on 512 examples as the page does (the run stops there).
 
     python -m bench.bench_training               # torch's default thread count (what the app uses)
@@ -18,8 +18,8 @@ import time
 
 import torch
 
-from core.tasks import get_task
-from core.training import QUICK_START, Trainer, build_model, evaluate, model_config
+from core.train.tasks import get_task
+from core.train.training import QUICK_START, Trainer, build_model, evaluate, model_config
 
 
 def main(argv: list[str] | None = None) -> None:

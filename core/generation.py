@@ -23,8 +23,8 @@ import torch
 from torch import Tensor, nn
 
 from core.models import EncoderDecoderModel, EncoderOnlyModel
-from core.tasks import BOS, EOS, MASK, PromptTask, Task
-from core.training import FAMILIES
+from core.train.tasks import BOS, EOS, MASK, PromptTask, Task
+from core.train.training import FAMILIES
 
 
 @dataclass(frozen=True)

@@ -308,8 +308,8 @@ def attention_matrix_bytes(seq_len: int, n_heads: int = 1, batch: int = 1, dtype
 
 
 def attention_peak_bytes(path: str, seq_len: int, n_heads: int, d_head: int, batch: int = 1) -> int:
-    """Peak bytes core.memory predicts for one float32 attention call: path "naive" or "tiled" (default blocks)."""
-    from core.memory import predicted_naive_peak_bytes, predicted_tiled_peak_bytes
+    """Peak bytes core.measure.memory predicts for one float32 attention call: path "naive" or "tiled" (default blocks)."""
+    from core.measure.memory import predicted_naive_peak_bytes, predicted_tiled_peak_bytes
 
     predict = {"naive": predicted_naive_peak_bytes, "tiled": predicted_tiled_peak_bytes}[path]
     return predict(batch, n_heads, seq_len, seq_len, d_head)

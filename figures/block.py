@@ -1,6 +1,6 @@
 """Figures for one transformer block: the residual stream step by step, norms, FFN activations, depth, parameters.
 
-Every builder takes plain numbers / arrays computed by ``core.residual`` and returns a labelled Plotly figure.
+Every builder takes plain numbers / arrays computed by ``core.lab.residual`` and returns a labelled Plotly figure.
 """
 
 from __future__ import annotations

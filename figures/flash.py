@@ -1,7 +1,7 @@
 """Figures for FlashAttention step by step: the tile grid, the current tile, the running statistics, the IO bars.
 
 All read a :class:`core.tiled.TiledAttentionTrace` (one (batch, head), every tile step in loop order) or a
-:class:`core.memory.MemoryTraffic`. Score maps go through :func:`figures.heatmap.heatmap`.
+:class:`core.measure.memory.MemoryTraffic`. Score maps go through :func:`figures.heatmap.heatmap`.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from core.memory import MemoryTraffic
+from core.measure.memory import MemoryTraffic
 from core.tiled import TiledAttentionTrace, TileStep
 from figures.heatmap import DIVERGING_SCALE, as_numpy, heatmap
 from figures.layout import single_layout

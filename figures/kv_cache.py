@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 
 import plotly.graph_objects as go
 
-from core.kv_cache_math import CacheCheck
+from core.measure.kv_cache_math import CacheCheck
 from figures.layout import single_layout
 from figures.memory import LEGEND_BELOW
 

@@ -1,6 +1,6 @@
 """Figures for "why attention is O(n²)": peak memory and time against n (log-log), and what fills the peak.
 
-Measured points are markers, analytic predictions (``core.memory``) are dashed lines; each method keeps its colour.
+Measured points are markers, analytic predictions (``core.measure.memory``) are dashed lines; each method keeps its colour.
 Layouts go to the constructor (``figures.layout``), which keeps a rerun cheap.
 """
 

@@ -1,6 +1,6 @@
 """Figures for "why divide by √d_k": score spread, softmax saturation and the shrinking gradient, against d_k.
 
-All read a :class:`core.softmax_stats.ScalingSweep`; x is d_k on a log₂ axis; "scaled" and "unscaled" keep
+All read a :class:`core.lab.softmax_stats.ScalingSweep`; x is d_k on a log₂ axis; "scaled" and "unscaled" keep
 the same colours across figures. Each figure is built in one constructor call (they are redrawn on every rerun).
 """
 
@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import plotly.graph_objects as go
 
-from core.softmax_stats import ScalingSweep
+from core.lab.softmax_stats import ScalingSweep
 
 SCALED, UNSCALED, THEORY = "#2171b5", "#cb181d", "#636363"
 MARGIN = {"l": 10, "r": 10, "t": 50, "b": 10}

@@ -21,9 +21,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core.checkpoints import MODELS_DIR, downsample_curve, save_model  # noqa: E402
-from core.tasks import get_task  # noqa: E402
-from core.training import (  # noqa: E402
+from core.train.checkpoints import MODELS_DIR, downsample_curve, save_model  # noqa: E402
+from core.train.tasks import get_task  # noqa: E402
+from core.train.training import (  # noqa: E402
     ModelSpec,
     Progress,
     Recipe,

@@ -40,6 +40,28 @@ def test_package_respects_layering(package):
     assert not violations, f"{package} imports what it must not: {violations}"
 
 
+def test_core_root_never_imports_core_lab():
+    """The transformer the lessons cite (core/*.py) stands on its own: page experiments (core.lab) build on it."""
+    violations = {}
+    for f in sorted((ROOT / "core").glob("*.py")):
+        tree = ast.parse(f.read_text(encoding="utf-8"), filename=str(f))
+        modules = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+        modules |= {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module and n.level == 0}
+        modules |= {
+            f"{n.module}.{a.name}" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module for a in n.names
+        }
+        bad = sorted(m for m in modules if m == "core.lab" or m.startswith("core.lab."))
+        if bad:
+            violations[f.name] = bad
+    assert not violations, f"core's root imports core.lab: {violations}"
+
+
+def test_core_root_stays_small():
+    """At most 16 modules in core/'s root: the rest lives in sub-packages named for their job."""
+    modules = sorted(p.name for p in (ROOT / "core").glob("*.py") if p.name != "__init__.py")
+    assert len(modules) <= 16, modules
+
+
 def test_checker_catches_a_violation(tmp_path):
     bad = tmp_path / "bad.py"
     bad.write_text("import streamlit as st\nfrom plotly import graph_objects\n")

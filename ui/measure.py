@@ -24,8 +24,8 @@ import torch.nn.functional as F
 
 from core.attention import naive_attention
 from core.efficient import fast_variant_attention, sweep_params
-from core.kv_cache_math import small_decoder, time_generation
-from core.memory_meter import measure_peak
+from core.measure.kv_cache_math import small_decoder, time_generation
+from core.measure.memory_meter import measure_peak
 from core.tiled import tiled_attention
 
 DTYPES: dict[str, torch.dtype] = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
@@ -47,7 +47,7 @@ class Point:
 
 @dataclass(frozen=True)
 class Measurement:
-    """Best (least disturbed) seconds of the timed calls and the peak bytes one call allocates (``core.memory_meter``)."""
+    """Best (least disturbed) seconds of the timed calls and the peak bytes one call allocates (``core.measure.memory_meter``)."""
 
     seconds: float
     peak_bytes: int

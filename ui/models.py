@@ -2,7 +2,7 @@
 
 Shipped models are shared by every session through ``st.cache_resource``: they are put in eval mode with gradients
 off and are never trained or modified. A model the learner trains lives only in ``st.session_state[TRAINED_KEY]``
-(a :class:`core.training.Trainer`), so one learner's run is never seen by another.
+(a :class:`core.train.training.Trainer`), so one learner's run is never seen by another.
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ from typing import Any
 import streamlit as st
 from torch import nn
 
-from core.checkpoints import MODELS_DIR, load_model, read_card, shipped_names
 from core.generation import Decoding, Prediction, Sampling, decode_task, predict
-from core.tasks import Task, get_task
-from core.training import AttentionSnapshot, ModelSpec, Trainer, attention_snapshot, build_model, model_config
+from core.train.checkpoints import MODELS_DIR, load_model, read_card, shipped_names
+from core.train.tasks import Task, get_task
+from core.train.training import AttentionSnapshot, ModelSpec, Trainer, attention_snapshot, build_model, model_config
 
 SHOWN_FIRST = ("reverse", "induction", "dates", "masked", "copy", "sort")  # pickers list shipped models in this order
 TRAINED_KEY = "_trained_run"  # the session's Trainer (model, task, history); not a widget, never in a link

@@ -2,7 +2,7 @@
 
 Streamlit imports a page's modules the first time someone opens that page. Importing them all up front (~2.3 s
 once per server process on the 2-core CPU, torch's lazily imported compiler modules included) lets
-:func:`core.gc_tuning.freeze_startup_objects` move them, with torch, Plotly, pandas and matplotlib, out of the full
+:func:`ui.gc_tuning.freeze_startup_objects` move them, with torch, Plotly, pandas and matplotlib, out of the full
 garbage collection that Streamlit runs after every rerun.
 """
 
@@ -13,7 +13,7 @@ import pkgutil
 
 import torch
 
-from core.gc_tuning import freeze_startup_objects
+from ui.gc_tuning import freeze_startup_objects
 
 COURSE_PACKAGES = ("core", "figures", "ui", "course")
 
@@ -32,8 +32,8 @@ def import_course_modules(packages: tuple[str, ...] = COURSE_PACKAGES) -> list[s
 
 
 def import_torch_lazy_modules() -> None:
-    """Run one op on the ``meta`` device, as the parameter counts and shape checks do (core.kv_cache_math,
-    core.residual, course.lessons): torch runs meta ops through its Python reference kernels, which import
+    """Run one op on the ``meta`` device, as the parameter counts and shape checks do (core.measure.kv_cache_math,
+    core.lab.residual, course.lessons): torch runs meta ops through its Python reference kernels, which import
     torch._dynamo and sympy (~830 modules, ~1.5 s) the first time."""
     with torch.device("meta"):
         torch.ones(2, 2) / 2.0  # (2, 2) on meta: no memory

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import streamlit as st
 import torch
 
-from core.device import available_devices, device_label, resolve_device
+from core.measure.device import available_devices, device_label, resolve_device
 from ui.deeplink import restore_from_url
 
 SETTINGS_PREFIX = "settings_"

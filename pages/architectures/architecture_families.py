@@ -5,8 +5,8 @@ import dataclasses
 import streamlit as st
 import torch
 
-from core.families import FAMILY_NAMES, FAMILY_TASKS, family_masks, run_example, untrained_model
-from core.tasks import get_task
+from core.lab.families import FAMILY_NAMES, FAMILY_TASKS, family_masks, run_example, untrained_model
+from core.train.tasks import get_task
 from course.lessons import escape_markdown
 from figures.architecture import flow_diagram, masked_attention, next_token_bars
 from figures.attention_steps import token_labels

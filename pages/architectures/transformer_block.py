@@ -5,7 +5,7 @@ import streamlit as st
 import torch
 
 from core.blocks import ACTIVATIONS
-from core.residual import (
+from core.lab.residual import (
     LAYER_KINDS,
     activation_curve,
     depth_profile,
@@ -15,7 +15,7 @@ from core.residual import (
     sentence_walk,
     spread_tokens,
 )
-from core.toy_inputs import TokenizeError, checked_tokens
+from core.lab.toy_inputs import TokenizeError, checked_tokens
 from figures.block import (
     activation_figure,
     count_bars,

@@ -5,7 +5,7 @@ import pandas as pd
 import streamlit as st
 import torch
 
-from core.image_input import MAX_BYTES, MAX_SIDE, UPLOAD_TYPES, ImageInputError, load_image
+from core.lab.image_input import MAX_BYTES, MAX_SIDE, UPLOAD_TYPES, ImageInputError, load_image
 from core.vit import (
     CLS_LABEL,
     GENERATED_IMAGES,

@@ -4,7 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from core.efficient import INFO, VARIANTS, VariantParams, relative_error, variant_attention, variant_inputs
-from core.memory_guard import check_attention_memory
+from core.measure.memory_guard import check_attention_memory
 from figures.efficient import cost_figure, error_figure, pattern_figure, peak_figure
 from ui.charts import show_figure
 from ui.measure import Point, measured, run_measurements

@@ -5,7 +5,7 @@ import torch
 
 from core.attention import naive_attention
 from core.masks import causal_mask
-from core.memory import naive_attention_traffic, tiled_attention_traffic
+from core.measure.memory import naive_attention_traffic, tiled_attention_traffic
 from core.tiled import trace_tiled_attention
 from figures.flash import (
     io_bars_figure,

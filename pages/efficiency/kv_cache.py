@@ -3,7 +3,7 @@
 import streamlit as st
 import torch
 
-from core.kv_cache_math import (
+from core.measure.kv_cache_math import (
     DTYPE_BYTES,
     PRESETS,
     cached_positions,
@@ -12,7 +12,7 @@ from core.kv_cache_math import (
     real_cache_bytes,
     sharing_comparison,
 )
-from core.memory_guard import check_memory
+from core.measure.memory_guard import check_memory
 from figures.kv_cache import cache_growth_figure, decode_time_figure, human_bytes, sharing_figure
 from ui.charts import show_figure
 from ui.measure import measure_decoding

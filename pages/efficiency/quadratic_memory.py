@@ -3,14 +3,14 @@
 import pandas as pd
 import streamlit as st
 
-from core.device import device_label
-from core.memory import (
+from core.measure.device import device_label
+from core.measure.memory import (
     naive_memory_terms,
     predicted_naive_peak_bytes,
     predicted_tiled_peak_bytes,
     tiled_memory_terms,
 )
-from core.memory_guard import check_attention_memory, effective_budget_bytes
+from core.measure.memory_guard import check_attention_memory, effective_budget_bytes
 from figures.memory import NAMES, memory_terms_figure, peak_memory_figure, time_figure
 from ui.charts import show_figure
 from ui.measure import DTYPES, Point, dtypes_for, measured, run_measurements
@@ -78,7 +78,7 @@ with lab:
                 for m, by_n in results.items() for n, r in by_n.items()]
         st.dataframe(pd.DataFrame(rows).sort_values(["n", "method"]), hide_index=True, width="stretch")
     else:
-        st.info("The dashed lines are predictions from the shapes alone (core.memory). Press **Measure** to run "
+        st.info("The dashed lines are predictions from the shapes alone (core.measure.memory). Press **Measure** to run "
                 "the three paths on your device and add the measured points (each point is measured once).")
 
     st.subheader(f"What fills the peak at n = {n_max:,}")

@@ -5,9 +5,7 @@ import streamlit as st
 
 from core.attention import attention
 from core.generation import head_inputs
-from core.masks import causal_mask
-from core.tasks import get_task
-from core.toy_inputs import (
+from core.lab.toy_inputs import (
     MAX_TOKENS,
     TokenizeError,
     checked_tokens,
@@ -16,6 +14,8 @@ from core.toy_inputs import (
     seeded_embeddings,
     seeded_projections,
 )
+from core.masks import causal_mask
+from core.train.tasks import get_task
 from course.lessons import escape_markdown
 from figures.attention_steps import dim_labels, query_row_figure, token_labels, weighted_sum_figure
 from figures.export import AttentionExport

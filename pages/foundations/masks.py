@@ -5,7 +5,7 @@ import streamlit as st
 import torch
 
 from core.attention import attention
-from core.mask_gallery import (
+from core.lab.mask_gallery import (
     GALLERY,
     SELF_ATTENTION_KINDS,
     cross_projections,
@@ -13,8 +13,8 @@ from core.mask_gallery import (
     gallery_cross_mask,
     gallery_masks,
 )
+from core.lab.toy_inputs import TokenizeError, checked_tokens, random_embeddings, seeded_embeddings, seeded_projections
 from core.masks import causal_mask, cross_mask
-from core.toy_inputs import TokenizeError, checked_tokens, random_embeddings, seeded_embeddings, seeded_projections
 from figures.attention_steps import token_labels
 from figures.heatmap import heatmap
 from figures.masks import mask_gallery_figure

@@ -6,8 +6,7 @@ import streamlit as st
 import torch
 
 from core.attention import SCORINGS
-from core.memory_guard import check_memory
-from core.scoring_cost import (
+from core.lab.scoring_cost import (
     SCORING_NAMES,
     ScoringTiming,
     build_scorers,
@@ -18,7 +17,8 @@ from core.scoring_cost import (
     score_flops,
     time_scorings,
 )
-from core.toy_inputs import TokenizeError, checked_tokens, seeded_embeddings, seeded_qkv
+from core.lab.toy_inputs import TokenizeError, checked_tokens, seeded_embeddings, seeded_qkv
+from core.measure.memory_guard import check_memory
 from figures.attention_steps import token_labels
 from figures.heatmap import heatmap
 from figures.scoring import cost_figure

@@ -4,8 +4,8 @@ import numpy as np
 import streamlit as st
 import torch
 
-from core.memory_guard import check_memory
-from core.softmax_stats import ScalingSweep, d_k_grid, predicted_sweep_peak_bytes, scaling_sweep, softmax_jacobian
+from core.lab.softmax_stats import ScalingSweep, d_k_grid, predicted_sweep_peak_bytes, scaling_sweep, softmax_jacobian
+from core.measure.memory_guard import check_memory
 from figures.heatmap import DIVERGING_SCALE, heatmap
 from figures.scaling import example_weights_figure, gradient_figure, saturation_figure, spread_figure
 from ui.charts import show_figure

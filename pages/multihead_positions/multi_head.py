@@ -5,10 +5,8 @@ import pandas as pd
 import streamlit as st
 import torch
 
-from core.masks import causal_mask
-from core.multihead import MultiHeadAttention
-from core.softmax_stats import pairwise_head_divergence
-from core.toy_inputs import (
+from core.lab.softmax_stats import pairwise_head_divergence
+from core.lab.toy_inputs import (
     MAX_TOKENS,
     TokenizeError,
     checked_tokens,
@@ -17,6 +15,8 @@ from core.toy_inputs import (
     seeded_embeddings,
     seeded_module,
 )
+from core.masks import causal_mask
+from core.multihead import MultiHeadAttention
 from course.lessons import escape_markdown
 from figures.attention_steps import token_labels
 from figures.export import AttentionExport

@@ -4,9 +4,9 @@ import numpy as np
 import streamlit as st
 import torch
 
-from core import permutation as order
 from core import positional as pe
-from core.toy_inputs import TokenizeError, checked_tokens, seeded_module
+from core.lab import permutation as order
+from core.lab.toy_inputs import TokenizeError, checked_tokens, seeded_module
 from figures import positional as figs
 from figures.attention_steps import token_labels
 from ui.charts import show_figure

@@ -4,8 +4,8 @@ import dataclasses
 
 import streamlit as st
 
-from core.tasks import TASKS, get_task
-from core.training import QUICK_START, Trainer, build_model, model_config
+from core.train.tasks import TASKS, get_task
+from core.train.training import QUICK_START, Trainer, build_model, model_config
 from course.lessons import escape_markdown
 from figures.export import AttentionExport
 from figures.heatmap import heatmap_grid

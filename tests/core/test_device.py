@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from core.device import THREADS_ENV, available_devices, configure_threads, device_label, resolve_device
+from core.measure.device import THREADS_ENV, available_devices, configure_threads, device_label, resolve_device
 
 
 @pytest.fixture

@@ -34,7 +34,7 @@ from core.efficient import (
     variant_inputs,
 )
 from core.masks import causal_mask, sliding_window_mask
-from core.memory_meter import measure_peak
+from core.measure.memory_meter import measure_peak
 from tests.core.reference import float64_attention
 
 LENGTHS = (1, 2, 7, 16, 33)

@@ -1,4 +1,4 @@
-"""core.families: each family's live example reports the masks its attention really used (read from the trace), and
+"""core.lab.families: each family's live example reports the masks its attention really used (read from the trace), and
 they are the masks core.masks defines; attention rows are distributions; bad input is refused with a message."""
 
 from __future__ import annotations
@@ -7,9 +7,9 @@ import pytest
 import torch
 from torch.testing import assert_close
 
-from core.families import FAMILY_TASKS, family_masks, run_example, untrained_model
+from core.lab.families import FAMILY_TASKS, family_masks, run_example, untrained_model
 from core.masks import causal_mask
-from core.tasks import get_task
+from core.train.tasks import get_task
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""core.image_input: PNG/JPEG in any mode decodes to RGB; every bad upload gets an ImageInputError with a message."""
+"""core.lab.image_input: PNG/JPEG in any mode decodes to RGB; every bad upload gets an ImageInputError with a message."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.image_input import MAX_BYTES, MAX_SIDE, ImageInputError, load_image
+from core.lab.image_input import MAX_BYTES, MAX_SIDE, ImageInputError, load_image
 
 
 def encode(image: Image.Image, fmt: str = "PNG", **kwargs) -> bytes:

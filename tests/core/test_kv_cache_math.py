@@ -1,4 +1,4 @@
-"""KV-cache arithmetic (core/kv_cache_math.py): the formula equals the bytes real cache tensors hold.
+"""KV-cache arithmetic (core/measure/kv_cache_math.py): the formula equals the bytes real cache tensors hold.
 
 References: the bytes of the KVCache tensors a core DecoderOnlyModel fills while decoding (summed here from
 element_size · numel and from KVCache.nbytes), and the lessons' meta-device resolver.
@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from core.kv_cache_math import (
+from core.measure.kv_cache_math import (
     DTYPE_BYTES,
     PRESETS,
     cached_positions,
@@ -21,7 +21,7 @@ from core.kv_cache_math import (
     time_generation,
     typical_gqa_heads,
 )
-from core.memory_meter import measure_peak
+from core.measure.memory_meter import measure_peak
 from course.lessons import kv_cache_bytes as lesson_kv_cache_bytes
 
 GIB = 1 << 30

@@ -1,4 +1,4 @@
-"""core.mask_gallery: the gallery's masks are core.masks' own, expanded to (L, L); one attention call for all; the
+"""core.lab.mask_gallery: the gallery's masks are core.masks' own, expanded to (L, L); one attention call for all; the
 cross-attention mask is (L_target, L_source) with the source padding masked for every query."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 
 from core.attention import attention
-from core.mask_gallery import (
+from core.lab.mask_gallery import (
     GALLERY,
     SELF_ATTENTION_KINDS,
     cross_projections,
@@ -14,8 +14,8 @@ from core.mask_gallery import (
     gallery_cross_mask,
     gallery_masks,
 )
+from core.lab.toy_inputs import seeded_projections
 from core.masks import causal_mask, cross_mask, padding_mask, prefix_lm_mask, sliding_window_mask
-from core.toy_inputs import seeded_projections
 
 
 def test_gallery_masks_are_the_core_masks():

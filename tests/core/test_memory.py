@@ -1,4 +1,4 @@
-"""Memory meter (core/memory_meter.py), the analytic model (core/memory.py) and the guard (core/memory_guard.py)."""
+"""Memory meter (core/measure/memory_meter.py), the analytic model (core/measure/memory.py) and the guard (core/measure/memory_guard.py)."""
 
 from __future__ import annotations
 
@@ -9,16 +9,16 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-import core.memory_guard as memory_guard
+import core.measure.memory_guard as memory_guard
 from core.attention import naive_attention
-from core.memory import (
+from core.measure.memory import (
     MIB,
     naive_attention_traffic,
     predicted_naive_peak_bytes,
     predicted_tiled_peak_bytes,
     tiled_attention_traffic,
 )
-from core.memory_guard import (
+from core.measure.memory_guard import (
     MemoryBudgetExceeded,
     available_memory_bytes,
     check_attention_memory,
@@ -26,7 +26,7 @@ from core.memory_guard import (
     effective_budget_bytes,
     guarded_attention,
 )
-from core.memory_meter import measure_peak
+from core.measure.memory_meter import measure_peak
 from core.tiled import tiled_attention, trace_tiled_attention
 
 

@@ -1,4 +1,4 @@
-"""core.permutation: attention without positions is permutation-equivariant (and stops being so with any scheme);
+"""core.lab.permutation: attention without positions is permutation-equivariant (and stops being so with any scheme);
 RoPE scores depend on the offset only, checked against a float64 rotation written out by hand."""
 
 from __future__ import annotations
@@ -9,8 +9,7 @@ import pytest
 import torch
 from torch.testing import assert_close
 
-from core.multihead import MultiHeadAttention
-from core.permutation import (
+from core.lab.permutation import (
     POSITION_MODES,
     diagonal_spread,
     permutation_experiment,
@@ -21,8 +20,9 @@ from core.permutation import (
     relative_bias_example,
     rope_plane,
 )
+from core.lab.toy_inputs import seeded_module
+from core.multihead import MultiHeadAttention
 from core.positional import RelativePositionBias, sinusoidal_encoding
-from core.toy_inputs import seeded_module
 
 WORDS = "the quick brown fox jumps over a lazy dog".split()
 

@@ -1,4 +1,4 @@
-"""core.residual: the layer walk reproduces the layer's own forward; norm, activation and parameter helpers agree with
+"""core.lab.residual: the layer walk reproduces the layer's own forward; norm, activation and parameter helpers agree with
 their formulas; the depth experiment shows what post-LN and pre-LN do to the residual stream."""
 
 from __future__ import annotations
@@ -9,8 +9,7 @@ import torch.nn.functional as F
 from torch.testing import assert_close
 
 from core.blocks import DecoderLayer, EncoderLayer, FeedForward
-from core.masks import causal_mask
-from core.residual import (
+from core.lab.residual import (
     activation_curve,
     depth_profile,
     ffn_parameters,
@@ -22,6 +21,7 @@ from core.residual import (
     token_stats,
     walk_layer,
 )
+from core.masks import causal_mask
 
 
 @pytest.mark.parametrize("norm_first", [False, True], ids=["post-LN", "pre-LN"])

@@ -1,4 +1,4 @@
-"""core.scoring_cost: seeded scorers, parameter counts vs formulas, FLOPs vs torch's own FLOP counter, timing."""
+"""core.lab.scoring_cost: seeded scorers, parameter counts vs formulas, FLOPs vs torch's own FLOP counter, timing."""
 
 from __future__ import annotations
 
@@ -10,8 +10,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from core.attention import SCORINGS, attention
-from core.memory_meter import measure_peak
-from core.scoring_cost import (
+from core.lab.scoring_cost import (
     best_seconds,
     build_scorers,
     count_parameters,
@@ -21,6 +20,7 @@ from core.scoring_cost import (
     score_flops,
     time_scorings,
 )
+from core.measure.memory_meter import measure_peak
 
 
 @pytest.mark.parametrize("d, h", [(4, 3), (16, 16), (32, 8)])

@@ -10,10 +10,10 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from core.checkpoints import MODELS_DIR, load_model, shipped_names
 from core.generation import Sampling, decode_task
-from core.tasks import EOS, get_task
-from core.training import evaluate
+from core.train.checkpoints import MODELS_DIR, load_model, shipped_names
+from core.train.tasks import EOS, get_task
+from core.train.training import evaluate
 
 
 @pytest.fixture(autouse=True)

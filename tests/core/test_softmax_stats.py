@@ -1,4 +1,4 @@
-"""core.softmax_stats: entropy, the softmax Jacobian against autograd, the √d_k sweep, JS divergence between heads."""
+"""core.lab.softmax_stats: entropy, the softmax Jacobian against autograd, the √d_k sweep, JS divergence between heads."""
 
 from __future__ import annotations
 
@@ -8,8 +8,7 @@ import pytest
 import torch
 
 from core.attention import attention
-from core.memory_meter import measure_peak
-from core.softmax_stats import (
+from core.lab.softmax_stats import (
     d_k_grid,
     js_divergence,
     pairwise_head_divergence,
@@ -19,6 +18,7 @@ from core.softmax_stats import (
     softmax_jacobian,
     softmax_jacobian_norm,
 )
+from core.measure.memory_meter import measure_peak
 
 
 def test_entropy_limits():

@@ -7,7 +7,7 @@ import random
 import pytest
 import torch
 
-from core.tasks import (
+from core.train.tasks import (
     BOS,
     EOS,
     IGNORE,

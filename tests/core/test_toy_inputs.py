@@ -1,12 +1,11 @@
-"""core.toy_inputs: the word tokenizer, its limits, and seeded embeddings/projections/modules."""
+"""core.lab.toy_inputs: the word tokenizer, its limits, and seeded embeddings/projections/modules."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from core.multihead import MultiHeadAttention
-from core.toy_inputs import (
+from core.lab.toy_inputs import (
     MAX_TOKENS,
     TokenizeError,
     checked_tokens,
@@ -17,6 +16,7 @@ from core.toy_inputs import (
     seeded_qkv,
     word_tokens,
 )
+from core.multihead import MultiHeadAttention
 
 
 def test_word_tokens():

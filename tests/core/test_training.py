@@ -8,8 +8,8 @@ from dataclasses import replace
 import pytest
 import torch
 
-from core.tasks import IGNORE, get_task
-from core.training import (
+from core.train.tasks import IGNORE, get_task
+from core.train.training import (
     ModelSpec,
     Progress,
     TrainConfig,
@@ -168,7 +168,7 @@ def test_every_family_trains_a_step(name):
 def test_quick_start_reaches_99_percent_held_out():
     """The page's default run (reverse, seed 0) must end >= 99% exact match on fresh held-out examples.
     Its time on the course's CPU is measured by bench/bench_training.py."""
-    from core.training import QUICK_START
+    from core.train.training import QUICK_START
 
     task = get_task(QUICK_START.task)
     model = build_model(model_config(task, QUICK_START.spec), seed=0)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from core.permutation import permutation_study, position_score_grid, relative_bias_example
+from core.lab.permutation import permutation_study, position_score_grid, relative_bias_example
 from core.positional import alibi_bias, alibi_slopes, sinusoidal_encoding
 from core.vit import generated_image, image_to_tensor, patchify
 from figures.block import (

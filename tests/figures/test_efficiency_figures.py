@@ -12,8 +12,8 @@ import pytest
 import torch
 
 from core.efficient import INFO, VariantParams, relative_error, variant_attention, variant_inputs
-from core.kv_cache_math import CacheCheck, real_cache_bytes, sharing_comparison
-from core.memory import (
+from core.measure.kv_cache_math import CacheCheck, real_cache_bytes, sharing_comparison
+from core.measure.memory import (
     naive_attention_traffic,
     naive_memory_terms,
     predicted_naive_peak_bytes,

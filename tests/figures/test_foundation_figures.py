@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from core.softmax_stats import d_k_grid, scaling_sweep
+from core.lab.softmax_stats import d_k_grid, scaling_sweep
 from figures.attention_steps import contributions, dim_labels, query_row_figure, token_labels, weighted_sum_figure
 from figures.heatmap import heatmap, heatmap_grid
 from figures.masks import mask_gallery_figure

@@ -10,18 +10,10 @@ import pytest
 import torch
 from PIL import Image
 
-from core.checkpoints import MODELS_DIR, load_model, read_card, shipped_names
-from core.families import FAMILY_NAMES, FAMILY_TASKS, family_masks, run_example, untrained_model
-from core.image_input import load_image
-from core.permutation import permutation_study, position_score_grid, position_similarity
-from core.positional import (
-    RelativePositionBias,
-    alibi_bias,
-    alibi_slopes,
-    relative_position_bucket,
-    sinusoidal_encoding,
-)
-from core.residual import (
+from core.lab.families import FAMILY_NAMES, FAMILY_TASKS, family_masks, run_example, untrained_model
+from core.lab.image_input import load_image
+from core.lab.permutation import permutation_study, position_score_grid, position_similarity
+from core.lab.residual import (
     activation_curve,
     depth_profile,
     ffn_parameters,
@@ -30,7 +22,15 @@ from core.residual import (
     sentence_walk,
     spread_tokens,
 )
-from core.tasks import get_task
+from core.positional import (
+    RelativePositionBias,
+    alibi_bias,
+    alibi_slopes,
+    relative_position_bucket,
+    sinusoidal_encoding,
+)
+from core.train.checkpoints import MODELS_DIR, load_model, read_card, shipped_names
+from core.train.tasks import get_task
 from core.vit import (
     ViTConfig,
     generated_image,

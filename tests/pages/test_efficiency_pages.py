@@ -11,15 +11,15 @@ import torch
 
 from core.attention import naive_attention
 from core.efficient import INFO, VARIANTS, VariantParams, relative_error, variant_attention, variant_inputs
-from core.kv_cache_math import real_cache_bytes, sharing_comparison
-from core.memory import (
+from core.measure.kv_cache_math import real_cache_bytes, sharing_comparison
+from core.measure.memory import (
     MIB,
     naive_attention_traffic,
     predicted_naive_peak_bytes,
     predicted_tiled_peak_bytes,
     tiled_attention_traffic,
 )
-from core.memory_guard import check_attention_memory, effective_budget_bytes
+from core.measure.memory_guard import check_attention_memory, effective_budget_bytes
 from core.tiled import trace_tiled_attention
 from figures.flash import revealed_scores
 from tests.apptest_utils import chart_specs, error_messages, open_page

@@ -10,15 +10,15 @@ import pytest
 import torch
 
 from core.attention import attention
-from core.checkpoints import MODELS_DIR, load_model
 from core.generation import head_inputs, predict
-from core.mask_gallery import cross_projections, gallery_attention, gallery_cross_mask, gallery_masks
+from core.lab.mask_gallery import cross_projections, gallery_attention, gallery_cross_mask, gallery_masks
+from core.lab.scoring_cost import build_scorers, count_parameters, run_scoring
+from core.lab.softmax_stats import d_k_grid, pairwise_head_divergence, scaling_sweep
+from core.lab.toy_inputs import random_embeddings, seeded_embeddings, seeded_module, seeded_projections, word_tokens
 from core.masks import causal_mask, cross_mask
 from core.multihead import MultiHeadAttention
-from core.scoring_cost import build_scorers, count_parameters, run_scoring
-from core.softmax_stats import d_k_grid, pairwise_head_divergence, scaling_sweep
-from core.tasks import get_task
-from core.toy_inputs import random_embeddings, seeded_embeddings, seeded_module, seeded_projections, word_tokens
+from core.train.checkpoints import MODELS_DIR, load_model
+from core.train.tasks import get_task
 from tests.apptest_utils import chart_specs, error_messages, open_page
 from tests.apptest_utils import plotly_values as values
 

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from core.tasks import TASKS, get_task
+from core.train.tasks import TASKS, get_task
 from course.quiz import parse_number
 from course.registry import PAGES
 from tests.apptest_utils import chart_specs, error_messages, open_page, trace_has_data

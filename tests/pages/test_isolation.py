@@ -10,10 +10,10 @@ import pytest
 import streamlit as st
 
 import ui.models
-from core.checkpoints import load_model
-from core.device import resolve_device
 from core.generation import decode_task, predict
-from core.training import Trainer
+from core.measure.device import resolve_device
+from core.train.checkpoints import load_model
+from core.train.training import Trainer
 from course.registry import PAGES, page_by_slug
 from tests.apptest_utils import chart_specs, error_messages, open_page
 from ui.models import TRAINED_KEY, YOURS, load_shipped, shipped_cards

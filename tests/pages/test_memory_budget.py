@@ -21,7 +21,7 @@ import pytest
 import streamlit as st
 import torch
 
-from core.memory_meter import measure_peak
+from core.measure.memory_meter import measure_peak
 from course.registry import PAGES
 from tests.apptest_utils import error_messages, open_page
 from tests.pages.test_fuzz_widgets import _extreme, _page_widgets, _set
@@ -35,11 +35,11 @@ MIB = 2**20
 # at default settings with the caches cleared grows RSS by 0.2-2.3 MiB ("defaults" in the printed line; why_sqrt_dk's
 # 6.8 MiB is its 6.7 MiB sweep); reruns at the extremes whose tensors are small by at most ~6 MiB (multi_head,
 # efficient_variants); efficient_variants' Measure, whose largest call (full attention at n = 1,024: 49 MiB of
-# tensors by core.memory_meter) the guard lets through, by 56-59 MiB, i.e. ~10 MiB above its tensors. 32 MiB is three
+# tensors by core.measure.memory_meter) the guard lets through, by 56-59 MiB, i.e. ~10 MiB above its tensors. 32 MiB is three
 # times that: enough not to flake, far below the ~450 MiB by which the unguarded pages (why_sqrt_dk,
 # scoring_functions) overshot the budget before their guards.
 ALLOWANCE_MIB = 32
-REFUSAL = "more than the memory budget"  # core.memory_guard's refusal message
+REFUSAL = "more than the memory budget"  # core.measure.memory_guard's refusal message
 # Pages whose guard refuses something at the smallest budget and their extreme settings: each must show the message.
 REFUSING_PAGES = {"why_sqrt_dk", "scoring_functions", "quadratic_memory", "efficient_variants", "kv_cache"}
 # Pushing every widget at once: all at their maximum (last option, toggles on), all at their minimum (first option,
@@ -78,12 +78,12 @@ def _freed_tensors_leave_rss():
     but after the first such free it raises that threshold (up to 32 MiB) and keeps later blocks on its heap, where
     freed space stays resident and fragments: three 16 MiB score matrices freed and allocated again in another
     order then measure up to twice their size. Pinning the threshold at its initial 128 KiB for this module makes
-    the RSS peak match core.memory_meter's count of live tensors; afterwards it is pinned at 32 MiB, the value the
+    the RSS peak match core.measure.memory_meter's count of live tensors; afterwards it is pinned at 32 MiB, the value the
     dynamic rule settles at, so the tests after these keep reusing heap blocks as before."""
     libc = _glibc()
     if libc is not None:
         libc.mallopt(M_MMAP_THRESHOLD, 128 * 1024)
-    measure_peak(torch.add, torch.ones(1), 1)  # core.memory_meter's first use loads ~70 MiB of torch dispatch code
+    measure_peak(torch.add, torch.ones(1), 1)  # core.measure.memory_meter's first use loads ~70 MiB of torch dispatch code
     yield
     if libc is not None:
         libc.mallopt(M_MMAP_THRESHOLD, 32 * MIB)

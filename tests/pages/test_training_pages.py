@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import json
 
-from core.tasks import get_task
-from core.training import ModelSpec, TrainConfig, Trainer, build_model, model_config
+from core.train.tasks import get_task
+from core.train.training import ModelSpec, TrainConfig, Trainer, build_model, model_config
 from tests.apptest_utils import chart_specs, error_messages, open_page, trace_has_data
 from ui.models import TRAINED_KEY
 

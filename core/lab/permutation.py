@@ -22,9 +22,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from core.attention import attention
+from core.lab.toy_inputs import seeded_embeddings, seeded_module
 from core.multihead import MultiHeadAttention
 from core.positional import LearnedPositionalEmbedding, RelativePositionBias, RotaryEmbedding, sinusoidal_encoding
-from core.toy_inputs import seeded_embeddings, seeded_module
 
 ModuleT = TypeVar("ModuleT", bound=nn.Module)
 
@@ -103,7 +103,7 @@ def permutation_study(
 ) -> dict[str, PermutationResult]:
     """The permutation experiment for a sentence, under every mode of :data:`POSITION_MODES`, all from ``seed``.
 
-    Each distinct word gets a seeded random embedding ``(d_model,)`` (:func:`core.toy_inputs.seeded_embeddings`); one seeded
+    Each distinct word gets a seeded random embedding ``(d_model,)`` (:func:`core.lab.toy_inputs.seeded_embeddings`); one seeded
     :class:`MultiHeadAttention` and one seeded learned position table are shared by all modes; ``shuffle`` picks
     the permutation (another draw for each value). Weights are drawn on the CPU, then run on ``device``.
     """

@@ -16,8 +16,8 @@ import torch
 from torch import Tensor, nn
 
 from core.blocks import DecoderLayer, EncoderLayer, FeedForward, LayerNorm, RMSNorm, TransformerLayer
+from core.lab.toy_inputs import seeded_embeddings, seeded_module
 from core.masks import causal_mask
-from core.toy_inputs import seeded_embeddings, seeded_module
 
 LAYER_KINDS: tuple[str, ...] = ("encoder", "decoder")
 

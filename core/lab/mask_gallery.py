@@ -11,8 +11,8 @@ import torch
 from torch import Tensor
 
 from core.attention import AttentionTrace, attention
+from core.lab.toy_inputs import Projections
 from core.masks import causal_mask, combine_masks, cross_mask, padding_mask, prefix_lm_mask, sliding_window_mask
-from core.toy_inputs import Projections
 
 GALLERY: dict[str, str] = {
     "none": "no mask (encoder self-attention)",

@@ -1,7 +1,7 @@
 """Refuse an attention call (or any computation whose peak can be predicted) that would not fit in memory, before
 it runs, and say why.
 
-    allowed  ⇔  predicted peak bytes (core.memory, or the computation's own formula) <= budget
+    allowed  ⇔  predicted peak bytes (core.measure.memory, or the computation's own formula) <= budget
 
 The budget is the caller's (the learner's setting) or 1 GiB, and never more than half of the memory this machine
 has free right now (``MemAvailable`` in /proc/meminfo on Linux; ``torch.cuda.mem_get_info`` on a GPU), so one
@@ -20,7 +20,7 @@ from torch import Tensor
 
 from core.attention import naive_attention
 from core.masks import causal_mask, combine_masks, padding_mask
-from core.memory import MIB, predicted_naive_peak_bytes, predicted_tiled_peak_bytes
+from core.measure.memory import MIB, predicted_naive_peak_bytes, predicted_tiled_peak_bytes
 from core.tiled import tiled_attention
 
 DEFAULT_BUDGET_BYTES = 1 << 30  # 1 GiB

@@ -19,10 +19,10 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from core.tasks import get_task
-from core.training import FAMILIES, History
+from core.train.tasks import get_task
+from core.train.training import FAMILIES, History
 
-MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
+MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
 CURVE_POINTS = 200
 
 

@@ -6,7 +6,7 @@ Peak bytes (what must be allocated at once), naive vs tiled, for ``B`` batches, 
     naive ≈ c · B·H·Lq·Lk · s  +  B·H·Lq·d_v · s          (c score-sized matrices alive at once; s = bytes/element)
     tiled ≈ B·H·bq·bk · s_c  +  B·H·bq·(d + 2 d_v) · s_c  +  B·H·Lq·d_v · s   (one score tile + block buffers + output)
 
-Naive grows like Lq·Lk, tiled like Lq. ``core.memory_meter`` measures the real figure; tests hold them together.
+Naive grows like Lq·Lk, tiled like Lq. ``core.measure.memory_meter`` measures the real figure; tests hold them together.
 
 Traffic (bytes read from / written to slow memory), following the IO analysis of the FlashAttention paper (Dao et
 al. 2022): naive attention writes S = QKᵀ, reads it back for the softmax, writes P, reads P for PV; the tiled loop

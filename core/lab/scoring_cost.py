@@ -19,7 +19,7 @@ import torch
 from torch import Tensor, nn
 
 from core.attention import SCORINGS, AdditiveScorer, MultiplicativeScorer, attention, attention_scores
-from core.toy_inputs import seeded_module
+from core.lab.toy_inputs import seeded_module
 
 SCORING_NAMES = {
     "dot": "Dot product",

@@ -18,8 +18,8 @@ from core.blocks import LayerTrace
 from core.generation import model_family, predict
 from core.masks import causal_mask, cross_mask
 from core.models import EncoderDecoderModel
-from core.tasks import Task
-from core.training import ModelSpec, build_model, model_config
+from core.train.tasks import Task
+from core.train.training import ModelSpec, build_model, model_config
 
 FAMILY_TASKS: dict[str, str] = {"encoder": "masked", "decoder": "reverse", "seq2seq": "dates"}
 FAMILY_NAMES: dict[str, str] = {"encoder": "encoder-only", "decoder": "decoder-only", "seq2seq": "encoder-decoder"}

@@ -37,7 +37,7 @@ from core.models import (
     Seq2SeqConfig,
     TransformerConfig,
 )
-from core.tasks import IGNORE, Batch, Example, Task
+from core.train.tasks import IGNORE, Batch, Example, Task
 
 FAMILIES: dict[str, tuple[type[TransformerConfig], type[nn.Module]]] = {
     "decoder": (DecoderConfig, DecoderOnlyModel),

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -184,10 +183,3 @@ def lesson_by_id(lesson_id: str) -> Lesson:
             return lesson
     raise KeyError(f"no lesson {lesson_id!r}")
 
-
-def lessons_by_section(lessons: tuple[Lesson, ...] | None = None) -> Mapping[str, list[Lesson]]:
-    """Lessons grouped by section, in SECTIONS order (empty sections kept)."""
-    grouped: dict[str, list[Lesson]] = {s: [] for s in SECTIONS}
-    for lesson in lessons if lessons is not None else load_lessons():
-        grouped[lesson.section].append(lesson)
-    return grouped

@@ -1,4 +1,4 @@
-"""Quiz checking and the learner's progress record (pure Python; the Streamlit side lives in ui/lesson.py).
+"""Quiz checking and the learner's progress record (pure Python; drawn by ui/quiz.py and ui/progress.py).
 
 Progress is one JSON-friendly dict, kept in ``st.session_state["progress"]`` and downloadable as a file:
 
@@ -15,7 +15,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from course.lessons import Lesson, Question, resolve_value
+from course.lesson_format import Lesson, Question
+from course.placeholders import resolve_value
 
 PROGRESS_VERSION = 1
 MAX_PROGRESS_BYTES = 1_000_000

@@ -219,13 +219,7 @@ _ENTRIES: tuple[PageEntry, ...] = (
 )
 
 
-def _exists(entry: PageEntry) -> bool:
-    return entry.module_path.is_file()
-
-
-PAGES: tuple[PageEntry, ...] = tuple(
-    sorted((e for e in _ENTRIES if _exists(e)), key=lambda e: (SECTIONS.index(e.section), e.order))
-)
+PAGES: tuple[PageEntry, ...] = tuple(sorted(_ENTRIES, key=lambda e: (SECTIONS.index(e.section), e.order)))
 
 
 def pages_in_section(section: str) -> list[PageEntry]:

@@ -11,22 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from course.lessons import (
-    PLACEHOLDER,
-    RESOLVERS,
-    LessonError,
-    PlaceholderError,
-    escape_markdown,
-    format_value,
-    load_lessons,
-    parse_lesson,
-    placeholders_in,
-    plain_text,
-    render_placeholders,
-    resolve_code_name,
-    resolve_value,
-    search_lessons,
-)
+from course.code_refs import resolve_code_name
+from course.lesson_format import LessonError, load_lessons, parse_lesson
+from course.live_numbers import RESOLVERS
+from course.markdown_text import PLACEHOLDER, escape_markdown, plain_text
+from course.placeholders import PlaceholderError, format_value, placeholders_in, render_placeholders, resolve_value
 from course.quiz import (
     ProgressError,
     check_answer,
@@ -41,6 +30,7 @@ from course.quiz import (
     validate_progress,
 )
 from course.registry import _ENTRIES, PAGES, SECTIONS
+from course.search import search_lessons
 
 LESSONS = load_lessons()
 LESSON_IDS = [x.id for x in LESSONS]

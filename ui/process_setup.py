@@ -33,7 +33,7 @@ def import_course_modules(packages: tuple[str, ...] = COURSE_PACKAGES) -> list[s
 
 def import_torch_lazy_modules() -> None:
     """Run one op on the ``meta`` device, as the parameter counts and shape checks do (core.measure.kv_cache_math,
-    core.lab.residual, course.lessons): torch runs meta ops through its Python reference kernels, which import
+    core.lab.residual, course.live_numbers): torch runs meta ops through its Python reference kernels, which import
     torch._dynamo and sympy (~830 modules, ~1.5 s) the first time."""
     with torch.device("meta"):
         torch.ones(2, 2) / 2.0  # (2, 2) on meta: no memory

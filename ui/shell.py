@@ -7,6 +7,7 @@ from streamlit.delta_generator import DeltaGenerator
 
 from course.registry import page_by_slug
 from ui.deeplink import restore_from_url, write_to_url
+from ui.lesson import render_lesson
 from ui.settings import SETTINGS_PREFIX
 
 
@@ -24,14 +25,6 @@ def page_shell(slug: str) -> DeltaGenerator:
     lab, lesson = st.columns([3, 2], gap="large")
     with lesson:
         with st.container(height=900, border=True):
-            _render_lesson(entry)
+            render_lesson(entry)
     return lab
 
-
-def _render_lesson(entry) -> None:
-    try:
-        from ui.lesson import render_lesson
-    except ImportError:  # the lesson renderer is optional until the lessons land
-        st.info("The lesson for this page is being written.")
-        return
-    render_lesson(entry)

@@ -7,7 +7,7 @@ import torch
 
 from core.lab.families import FAMILY_NAMES, FAMILY_TASKS, family_masks, run_example, untrained_model
 from core.train.tasks import get_task
-from course.lessons import escape_markdown
+from course.markdown_text import escape_markdown
 from figures.architecture import flow_diagram, masked_attention, next_token_bars
 from figures.attention_steps import token_labels
 from figures.heatmap import heatmap_grid

@@ -16,7 +16,7 @@ from core.lab.toy_inputs import (
 )
 from core.masks import causal_mask
 from core.train.tasks import get_task
-from course.lessons import escape_markdown
+from course.markdown_text import escape_markdown
 from figures.attention_steps import dim_labels, query_row_figure, token_labels, weighted_sum_figure
 from figures.export import AttentionExport
 from figures.heatmap import DIVERGING_SCALE, heatmap

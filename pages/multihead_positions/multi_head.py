@@ -17,7 +17,7 @@ from core.lab.toy_inputs import (
 )
 from core.masks import causal_mask
 from core.multihead import MultiHeadAttention
-from course.lessons import escape_markdown
+from course.markdown_text import escape_markdown
 from figures.attention_steps import token_labels
 from figures.export import AttentionExport
 from figures.heatmap import heatmap, position_labels

@@ -3,7 +3,7 @@
 import streamlit as st
 
 from core.generation import Sampling
-from course.lessons import escape_markdown
+from course.markdown_text import escape_markdown
 from figures.training import kv_cache_figure, probability_bars
 from ui.charts import show_figure
 from ui.models import input_label, model_options, resolve_choice, run_decodings

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from course.lessons import escape_markdown
+from course.markdown_text import escape_markdown
 from figures.export import AttentionExport
 from figures.heatmap import heatmap, heatmap_grid, position_labels
 from ui.charts import show_figure

@@ -6,7 +6,7 @@ import streamlit as st
 
 from core.train.tasks import TASKS, get_task
 from core.train.training import QUICK_START, Trainer, build_model, model_config
-from course.lessons import escape_markdown
+from course.markdown_text import escape_markdown
 from figures.export import AttentionExport
 from figures.heatmap import heatmap_grid
 from figures.training import training_curves

@@ -22,7 +22,7 @@ from core.measure.kv_cache_math import (
     typical_gqa_heads,
 )
 from core.measure.memory_meter import measure_peak
-from course.lessons import kv_cache_bytes as lesson_kv_cache_bytes
+from course.live_numbers import kv_cache_bytes_by_dtype as lesson_kv_cache_bytes
 
 GIB = 1 << 30
 

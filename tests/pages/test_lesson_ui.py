@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from course.lessons import lessons_for_page
+from course.lesson_format import lessons_for_page
 from course.registry import _ENTRIES
 from tests.apptest_utils import TIMEOUT_S, error_messages
 
@@ -21,7 +21,8 @@ def _lesson_page():
 
 
 def _home_pieces():
-    from ui.lesson import lesson_search_box, progress_io, render_progress_overview
+    from ui.lesson_search import lesson_search_box
+    from ui.progress import progress_io, render_progress_overview
 
     render_progress_overview()
     progress_io()

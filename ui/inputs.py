@@ -8,7 +8,7 @@ Keys are the page's slug plus a fixed suffix, so deep links (``ui.deeplink``) re
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -75,22 +75,22 @@ class PickedInput:
 
 
 def pick_input(slug: str, *, sentence: SentenceBox | None = SentenceBox(), random: bool = False,
-               model: ModelBox | None = None, columns: tuple[DeltaGenerator, DeltaGenerator] | None = None,
-               text_at: DeltaGenerator | None = None, device: str = "cpu") -> PickedInput:
+               model: ModelBox | None = None, where: DeltaGenerator | Sequence[DeltaGenerator] | None = None,
+               text_at: DeltaGenerator | None = None,
+               device: str = "cpu") -> PickedInput:
     """Draw the input picker of page ``slug`` and return what was picked.
 
-    With more than one source, a radio 'Input' (key ``<slug>_mode``) sits in the left of ``columns`` and the
-    source's own widget in the right; with one source, its widget is drawn here. A model's input box goes to
-    ``text_at`` (default: right below the picker).
+    With more than one source, a radio 'Input' (key ``<slug>_mode``) sits in the left of ``where`` (two columns;
+    default: new ones) and the source's own widget in the right; with one source, its widget goes to ``where``
+    (default: right here). A model's input box goes to ``text_at`` (default: right below the picker).
     """
     sources = [s for s, offered in (("sentence", sentence), ("random", random), ("model", model)) if offered]
-    where = st  # one source: its widget goes right here
     if len(sources) > 1:
-        left, where = columns or st.columns(2)
+        left, where = where or st.columns(2)
         source = left.radio("Input", sources, format_func=lambda s: SOURCE_LABELS.get(s, s), horizontal=True,
                             key=f"{slug}_mode")
     else:
-        source = sources[0]
+        source, where = sources[0], where or st
     if source == "sentence":
         return read_sentence(slug, sentence, where)
     if source == "random":

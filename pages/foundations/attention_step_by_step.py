@@ -140,7 +140,7 @@ lab = page_shell(SLUG)
 with lab:
     left, right = st.columns(2)
     row, text_at = st.columns(4), st.empty()  # the parameters' row, then (trained model) its input box
-    picked = pick_input(SLUG, random=True, model=TRAINED, columns=(left, right), text_at=text_at,
+    picked = pick_input(SLUG, random=True, model=TRAINED, where=(left, right), text_at=text_at,
                         device=str(settings.device))
     temperature = row[2].slider("Temperature", 0.1, 5.0, 1.0, step=0.1, key=f"{SLUG}_temperature",
                                 help="Scores are divided by it before softmax: < 1 sharpens, > 1 flattens.")

@@ -114,7 +114,9 @@ def _read_model(slug: str, box: ModelBox, where: DeltaGenerator, text_at: DeltaG
     if not options:
         (st.info if box.missing_is_info else st.warning)(box.missing)
         st.stop()
-    key = where.selectbox(box.label, options, format_func=model_label, key=f"{slug}_{box.key}")
+    # Labels fixed now (format_func may be called outside this run); a label given back as a value maps to itself.
+    labels = {key: model_label(key) for key in options}
+    key = where.selectbox(box.label, options, format_func=lambda k: labels.get(k, k), key=f"{slug}_{box.key}")
     choice = resolve_model(key, device)
     if box.note is not None:
         st.caption(escape_markdown(box.note(choice)))

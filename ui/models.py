@@ -95,12 +95,12 @@ def model_options(families: tuple[str, ...] = ("decoder", "seq2seq", "encoder"))
 
 
 def model_label(key: str) -> str:
-    """What a picker shows for a model key: 'shipped · <name>', or 'yours · <task>' for the session's own model.
-    Any other value is shown as it is (so a label given back by a test or a browser maps to itself)."""
+    """What a picker shows for a model key from :func:`model_options`: 'shipped · <name>', or 'yours · <task>' for
+    the session's own model."""
     run = session_trainer()
     if key == YOURS and run is not None:
         return f"{YOURS} · {run.task.name}"
-    return f"shipped · {key}" if key in shipped_cards() else key
+    return f"shipped · {key}"
 
 
 def resolve_model(key: str, device: str = "cpu") -> ModelChoice:

@@ -20,7 +20,7 @@ from ui.shell import page_shell
 SLUG = "architecture_families"
 EXAMPLES = {"encoder": "fill in the hidden letters", "decoder": "predict the next token",
             "seq2seq": "rewrite a date with cross-attention"}
-CHOICES = {f"{FAMILY_NAMES[f]}: {EXAMPLES[f]}": f for f in FAMILY_TASKS}  # radio label -> family
+LABELS = {f: f"{FAMILY_NAMES[f]}: {EXAMPLES[f]}" for f in FAMILY_TASKS}  # family -> what the radio shows
 
 
 def trained_name(family: str) -> str | None:
@@ -63,7 +63,7 @@ with lab:
     show_figure(masks, key=f"{SLUG}_masks")
 
     st.subheader("Live examples")
-    family = CHOICES[st.radio("Family", tuple(CHOICES), key=f"{SLUG}_family")]
+    family = st.radio("Family", tuple(LABELS), format_func=lambda f: LABELS.get(f, f), key=f"{SLUG}_family")
     name = trained_name(family)
     task = get_task(shipped_cards()[name]["task"] if name else FAMILY_TASKS[family])
     if name is None:

@@ -100,11 +100,9 @@ with lab:
                 " (in the cross-attention source)") + ": each row is fully masked, so its weights (and output) are "
                 "all zero, never NaN.")
 
-    kinds = list(GALLERY)
-    described = st.selectbox("The mask and what it does to the weights", list(GALLERY.values()), index=1,
-                             key=f"{SLUG}_kind")
-    i = list(GALLERY.values()).index(described)
-    kind = kinds[i]
+    kind = st.selectbox("The mask and what it does to the weights", list(GALLERY), index=1,
+                        format_func=lambda k: GALLERY.get(k, k), key=f"{SLUG}_kind")  # shows the description
+    i = list(GALLERY).index(kind)
     if kind == "cross":  # (L_t, L_s): target queries as rows, source keys as columns
         mask, kind_weights, cols, rows = x_mask, x_weights, source_pos, target_pos
         axes = {"x_title": "source key", "y_title": "target query"}

@@ -9,7 +9,8 @@ from collections.abc import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from figures.heatmap import as_numpy, position_labels
+from figures.heatmap import DIVERGING_SCALE, as_numpy, heatmap, position_labels
+from figures.small_multiples import block_separators, symmetric_range
 
 MAX_LABEL_CHARS = 14
 
@@ -27,6 +28,47 @@ def token_labels(tokens: Sequence[str], max_chars: int = MAX_LABEL_CHARS, *, esc
 def dim_labels(n: int, prefix: str = "d") -> list[str]:
     """Column labels of a vector's coordinates: ['d0', 'd1', ...]."""
     return [f"{prefix}{i}" for i in range(n)]
+
+
+def embeddings_figure(x, labels: Sequence[str]) -> go.Figure:
+    """The embeddings X ``(T, d_model)``, one row per token, on a diverging scale centred at 0."""
+    x = as_numpy(x)
+    lo, hi = symmetric_range(x)
+    return heatmap(x, dim_labels(x.shape[1], "x"), labels, f"Embeddings X ({x.shape[0]} tokens × d_model = "
+                   f"{x.shape[1]})", colorbar_title="value", x_title="embedding dim", y_title="token",
+                   colorscale=DIVERGING_SCALE, zmin=lo, zmax=hi)
+
+
+def qkv_figure(q, k, v, labels: Sequence[str]) -> go.Figure:
+    """Q | K | V ``(T, d_k)`` each, side by side in one heatmap ``(T, 3·d_k)`` with lines between the blocks."""
+    qkv = np.concatenate([as_numpy(q), as_numpy(k), as_numpy(v)], axis=1)  # (T, 3·d_k)
+    n, d_k = qkv.shape[0], qkv.shape[1] // 3
+    lo, hi = symmetric_range(qkv)
+    cols = dim_labels(d_k, "q") + dim_labels(d_k, "k") + dim_labels(d_k, "v")
+    return block_separators(heatmap(qkv, cols, labels, f"Q | K | V side by side ({n} tokens × 3 · {d_k} dims)",
+                                    colorbar_title="value", x_title="dimension", y_title="token",
+                                    colorscale=DIVERGING_SCALE, zmin=lo, zmax=hi), d_k, 3)
+
+
+STAGES = {  # the stages stage_figure draws: label -> (trace field, unit)
+    "1 · raw scores QKᵀ": ("raw_scores", "score"),
+    "2 · ÷ √d_k (and ÷ temperature)": ("scaled_scores", "score"),
+    "3 · mask (masked = −∞, blank)": ("masked_scores", "score"),
+    "5 · output = weights · V": ("output", "value"),
+}
+
+
+def stage_figure(fields: dict, stage: str, labels: Sequence[str]) -> go.Figure:
+    """One stage (a key of :data:`STAGES`) of attention's trace ``fields`` on a diverging scale: scores
+    ``(Tq, Tk)`` with keys as columns, or the output ``(T, d_v)`` with its dimensions as columns."""
+    name, unit = STAGES[stage]
+    z = as_numpy(fields[name])
+    lo, hi = symmetric_range(z)
+    if unit == "value":
+        return heatmap(z, dim_labels(z.shape[1], "out"), labels, f"Output = weights · V ({z.shape[0]} × {z.shape[1]})",
+                       colorbar_title="value", x_title="dimension", colorscale=DIVERGING_SCALE, zmin=lo, zmax=hi)
+    return heatmap(z, labels, labels, f"Stage {stage.split(' (')[0]}", colorbar_title=unit,
+                   colorscale=DIVERGING_SCALE, zmin=lo, zmax=hi)
 
 
 def _finite_or_none(row: np.ndarray) -> list[float | None]:

@@ -57,11 +57,13 @@ def session_trainer() -> Trainer | None:
 
 @dataclass(frozen=True)
 class ModelChoice:
-    """A model a page can run: its task, a one-line description, and the shipped model's name (None for the
-    session's own model, which is never cached: it changes as the learner trains)."""
+    """A model a page can run: its key (a shipped model's name, or :data:`YOURS`), the label a picker shows, its
+    task, a one-line description, and the shipped model's name (None for the session's own model, which is never
+    cached: it changes as the learner trains)."""
 
     model: nn.Module
     task: Task
+    key: str
     label: str
     about: str
     shipped: str | None = None
@@ -77,35 +79,44 @@ def input_label(task: Task) -> str:
 
 
 def shipped_model_options(families: tuple[str, ...] = ("decoder", "seq2seq", "encoder")) -> list[str]:
-    """Picker labels ('shipped · <name>') of the shipped models of ``families``, in :data:`SHOWN_FIRST` order."""
+    """Names (picker keys) of the shipped models of ``families``, in :data:`SHOWN_FIRST` order."""
     names = sorted(shipped_cards(), key=lambda n: (SHOWN_FIRST.index(n) if n in SHOWN_FIRST else len(SHOWN_FIRST), n))
-    return [f"shipped · {name}" for name in names if shipped_cards()[name]["family"] in families]
+    return [name for name in names if shipped_cards()[name]["family"] in families]
 
 
 def model_options(families: tuple[str, ...] = ("decoder", "seq2seq", "encoder")) -> list[str]:
-    """Labels for a model picker: this session's model first (when trained), then the shipped ones."""
+    """Keys for a model picker: :data:`YOURS` first (when this session trained a model of ``families``), then the
+    shipped models' names. A picker shows them through :func:`model_label`."""
     options = shipped_model_options(families)
     run = session_trainer()
     if run is not None and run.task.family in families:
-        options.insert(0, f"{YOURS} · {run.task.name}")  # a stable label: the picker keeps it while training goes on
+        options.insert(0, YOURS)  # a stable key: the picker keeps it while training goes on
     return options
 
 
-def resolve_choice(label: str, device: str = "cpu") -> ModelChoice:
-    """The :class:`ModelChoice` for a label from :func:`model_options` (shipped models loaded on ``device``; the
+def model_label(key: str) -> str:
+    """What a picker shows for a model key from :func:`model_options`: 'shipped · <name>', or 'yours · <task>' for
+    the session's own model."""
+    run = session_trainer()
+    if key == YOURS and run is not None:
+        return f"{YOURS} · {run.task.name}"
+    return f"shipped · {key}"
+
+
+def resolve_model(key: str, device: str = "cpu") -> ModelChoice:
+    """The :class:`ModelChoice` for a key from :func:`model_options` (shipped models loaded on ``device``; the
     session's own model stays where it was trained)."""
-    source, _, rest = label.partition(" · ")
-    if source == YOURS and session_trainer() is not None:
-        run = session_trainer()
+    run = session_trainer()
+    if key == YOURS and run is not None:
         about = f"Your {run.task.name} model, trained in this session for {run.step} of {run.cfg.steps} steps."
-        return ModelChoice(run.model, run.task, label, about)
-    model, card = load_shipped(rest, device)
+        return ModelChoice(run.model, run.task, key, model_label(key), about)
+    model, card = load_shipped(key, device)
     held = card["held_out"]
     about = (f"Shipped {card['task']} model ({card['model_class']}, {card['n_parameters']:,} parameters, "
              f"{card['config']['positional']} positions). Held-out ({held['n']} examples): {held['exact_match']:.1%} "
              f"exact match, {held['token_accuracy']:.1%} of answer tokens right. Trained "
              f"{card['training_time_s']:.0f} s from seed {card['seed']}.")  # fmt: skip
-    return ModelChoice(model, get_task(card["task"]), label, about, rest, device)
+    return ModelChoice(model, get_task(card["task"]), key, model_label(key), about, key, device)
 
 
 def _numpy_prediction(p: Prediction) -> Prediction:

@@ -12,14 +12,15 @@ from figures.architecture import flow_diagram, masked_attention, next_token_bars
 from figures.attention_steps import token_labels
 from figures.heatmap import heatmap_grid
 from ui.charts import show_figure
-from ui.models import input_label, load_shipped, shipped_cards
+from ui.inputs import task_text
+from ui.models import load_shipped, shipped_cards
 from ui.settings import get_settings
 from ui.shell import page_shell
 
 SLUG = "architecture_families"
 EXAMPLES = {"encoder": "fill in the hidden letters", "decoder": "predict the next token",
             "seq2seq": "rewrite a date with cross-attention"}
-CHOICES = {f"{FAMILY_NAMES[f]}: {EXAMPLES[f]}": f for f in FAMILY_TASKS}  # radio label -> family
+LABELS = {f: f"{FAMILY_NAMES[f]}: {EXAMPLES[f]}" for f in FAMILY_TASKS}  # family -> what the radio shows
 
 
 def trained_name(family: str) -> str | None:
@@ -62,7 +63,7 @@ with lab:
     show_figure(masks, key=f"{SLUG}_masks")
 
     st.subheader("Live examples")
-    family = CHOICES[st.radio("Family", tuple(CHOICES), key=f"{SLUG}_family")]
+    family = st.radio("Family", tuple(LABELS), format_func=lambda f: LABELS.get(f, f), key=f"{SLUG}_family")
     name = trained_name(family)
     task = get_task(shipped_cards()[name]["task"] if name else FAMILY_TASKS[family])
     if name is None:
@@ -73,8 +74,7 @@ with lab:
         st.caption(f"Trained model '{name}' ({card['task']} task, {card['n_parameters']:,} parameters), held-out "
                    f"exact match {card['held_out']['exact_match']:.1%}; running on {settings.device}.")
     st.caption(escape_markdown(task.description))
-    text = st.text_input(input_label(task), task.default_input,
-                         key=f"{SLUG}_{family}_text", max_chars=64)
+    text = task_text(task, f"{SLUG}_{family}_text", max_chars=64)
     try:
         result = example(family, name, text, settings.seed, str(settings.device))
     except ValueError as err:  # the task's UnknownCharacters / InvalidInput: what to type instead

@@ -15,7 +15,6 @@ from core.lab.residual import (
     sentence_walk,
     spread_tokens,
 )
-from core.lab.toy_inputs import TokenizeError, checked_tokens
 from figures.block import (
     activation_figure,
     count_bars,
@@ -25,11 +24,12 @@ from figures.block import (
     shape_text,
 )
 from ui.charts import show_figure
+from ui.inputs import SentenceBox, pick_input, stop_on_problem
 from ui.settings import get_settings
 from ui.shell import page_shell
 
 SLUG = "transformer_block"
-MAX_WORDS = 24
+SENTENCE = SentenceBox("Sentence", "the cat sat on the mat", max_words=24, max_chars=400, key="sentence")
 
 
 @st.cache_data(max_entries=32)
@@ -59,16 +59,13 @@ def activation_curves():
 
 
 def show_residual(settings) -> None:
-    text = st.text_input("Sentence", "the cat sat on the mat", key=f"{SLUG}_sentence", max_chars=400)
+    picked = pick_input(SLUG, sentence=SENTENCE)
     c1, c2, c3 = st.columns(3)
     d_model = c1.slider("d_model", 16, 256, 64, step=16, key=f"{SLUG}_d_model")
     n_heads = c2.select_slider("Heads", [1, 2, 4, 8], 4, key=f"{SLUG}_heads")
     norm_first = c3.toggle("pre-LN (norm_first)", False, key=f"{SLUG}_norm_first")
-    try:
-        words = tuple(checked_tokens(text, MAX_WORDS))
-    except TokenizeError as err:
-        st.warning(str(err))
-        return
+    stop_on_problem(picked)
+    words = picked.words
     st.caption(f"{len(words)} tokens → seeded word vectors (seed {settings.seed}) → one seeded layer, d_ff = 4·d_model. "
                f"Device: {settings.device}. The decoder layer cross-attends to an encoder layer's output for the same sentence.")
     kind = st.radio("Layer", LAYER_KINDS, horizontal=True, key=f"{SLUG}_kind",

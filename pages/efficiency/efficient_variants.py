@@ -13,7 +13,7 @@ from ui.shell import page_shell
 
 SLUG = "efficient_variants"
 SHOWN = [v for v in VARIANTS if v != "full"]
-CHOICES = {f"{INFO[v].label} — {INFO[v].paper}": v for v in SHOWN}  # shown label -> variant
+LABELS = {v: f"{INFO[v].label} — {INFO[v].paper}" for v in SHOWN}  # variant -> what the picker shows
 PROJECTIONS = {"segment means": "pool", "random N(0, 1/k), seeded": "random"}
 SWEEP = {"cpu": [256, 512, 1024, 2048], "cuda": [512, 1024, 2048, 4096, 8192, 16384]}
 SWEEP_HEADS, SWEEP_D = 4, 64
@@ -36,7 +36,7 @@ with lab:
     kind = c3.radio("Inputs", ["local", "random"], horizontal=True, key=f"{SLUG}_inputs",
                     help="local: q = k = the position on a half circle (+ noise), so nearby tokens score high. "
                          "random: i.i.d. N(0, 1), where attention is spread out and every shortcut loses more.")
-    variant = CHOICES[st.selectbox("Variant", list(CHOICES), key=f"{SLUG}_variant")]
+    variant = st.selectbox("Variant", list(LABELS), format_func=lambda v: LABELS.get(v, v), key=f"{SLUG}_variant")
     c4, c5, c6 = st.columns(3)
     window = knob("Window w (sliding, Longformer)", "window", n, 4, c4)
     stride = knob("Stride / block s (strided, fixed)", "stride", n, 4, c5)

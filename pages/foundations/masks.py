@@ -13,18 +13,21 @@ from core.lab.mask_gallery import (
     gallery_cross_mask,
     gallery_masks,
 )
-from core.lab.toy_inputs import TokenizeError, checked_tokens, random_embeddings, seeded_embeddings, seeded_projections
+from core.lab.toy_inputs import random_embeddings, seeded_embeddings, seeded_projections
 from core.masks import causal_mask, cross_mask
 from figures.attention_steps import token_labels
 from figures.heatmap import heatmap
 from figures.masks import mask_gallery_figure
 from ui.charts import show_figure
+from ui.inputs import SentenceBox, pick_input
 from ui.settings import get_settings
 from ui.shell import page_shell
 
 SLUG = "masks"
 D_MODEL, D_K = 16, 8
 MAX_TOKENS = 32
+SOURCE = SentenceBox("Source (encoder input)", "le chat est assis sur le tapis", MAX_TOKENS, key="source")
+TARGET = SentenceBox("Target (decoder input)", "the cat sat on the mat", MAX_TOKENS, key="target")
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -97,11 +100,9 @@ with lab:
                 " (in the cross-attention source)") + ": each row is fully masked, so its weights (and output) are "
                 "all zero, never NaN.")
 
-    kinds = list(GALLERY)
-    described = st.selectbox("The mask and what it does to the weights", list(GALLERY.values()), index=1,
-                             key=f"{SLUG}_kind")
-    i = list(GALLERY.values()).index(described)
-    kind = kinds[i]
+    kind = st.selectbox("The mask and what it does to the weights", list(GALLERY), index=1,
+                        format_func=lambda k: GALLERY.get(k, k), key=f"{SLUG}_kind")  # shows the description
+    i = list(GALLERY).index(kind)
     if kind == "cross":  # (L_t, L_s): target queries as rows, source keys as columns
         mask, kind_weights, cols, rows = x_mask, x_weights, source_pos, target_pos
         axes = {"x_title": "source key", "y_title": "target query"}
@@ -120,17 +121,12 @@ with lab:
 
     st.subheader("2. Cross-attention: target queries, source keys (L_q ≠ L_k)")
     s1, s2 = st.columns(2)
-    source_text = s1.text_input("Source (encoder input)", "le chat est assis sur le tapis", max_chars=2000,
-                                key=f"{SLUG}_source")
-    target_text = s2.text_input("Target (decoder input)", "the cat sat on the mat", max_chars=2000,
-                                key=f"{SLUG}_target")
-    try:
-        source = checked_tokens(source_text, MAX_TOKENS)
-        target = checked_tokens(target_text, MAX_TOKENS)
-    except TokenizeError as err:
-        st.warning(f"{err} (source and target each need 1 to {MAX_TOKENS} words)")
+    source, target = pick_input(SLUG, sentence=SOURCE, where=s1), pick_input(SLUG, sentence=TARGET, where=s2)
+    if source.problem or target.problem:
+        st.warning(f"{source.problem or target.problem} (source and target each need 1 to {MAX_TOKENS} words)")
         st.stop()
-    w = cross_attention(tuple(target), tuple(source), settings.seed, str(settings.device))
+    source, target = source.words, target.words
+    w = cross_attention(target, source, settings.seed, str(settings.device))
     src_labels, tgt_labels = token_labels(source), token_labels(target)
     a, b = st.columns(2)
     with a:

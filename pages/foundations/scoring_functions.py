@@ -17,18 +17,19 @@ from core.lab.scoring_cost import (
     score_flops,
     time_scorings,
 )
-from core.lab.toy_inputs import TokenizeError, checked_tokens, seeded_embeddings, seeded_qkv
+from core.lab.toy_inputs import seeded_embeddings, seeded_qkv
 from core.measure.memory_guard import check_memory
 from figures.attention_steps import token_labels
 from figures.heatmap import heatmap
 from figures.scoring import cost_figure
 from ui.charts import show_figure
+from ui.inputs import SentenceBox, pick_input, stop_on_problem
 from ui.settings import get_settings
 from ui.shell import page_shell
 
 SLUG = "scoring_functions"
-DEFAULT_TEXT = "the animal did not cross the street because it was too tired"
-MAX_TOKENS = 32
+SENTENCE = SentenceBox("Sentence (self-attention: the same tokens are queries and keys)",
+                       "the animal did not cross the street because it was too tired", max_words=32)
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
@@ -51,19 +52,15 @@ def timing(length: int, d: int, d_hidden: int, seed: int, device: str) -> Scorin
 settings = get_settings()
 lab = page_shell(SLUG)
 with lab:
-    text = st.text_input("Sentence (self-attention: the same tokens are queries and keys)", DEFAULT_TEXT,
-                         max_chars=2000, key=f"{SLUG}_text")
+    picked = pick_input(SLUG, sentence=SENTENCE)
     c1, c2, c3 = st.columns(3)
     d = c1.slider("d (query/key width)", 2, 64, 16, key=f"{SLUG}_d")
     d_hidden = c2.slider("h (additive hidden width)", 1, 64, 16, key=f"{SLUG}_d_hidden")
     identity_w = c3.toggle("Luong W starts as the identity", False, key=f"{SLUG}_identity_w",
                            help="With W = I the multiplicative score is exactly the dot product.")
-    try:
-        tokens = checked_tokens(text, MAX_TOKENS)
-    except TokenizeError as err:
-        st.warning(str(err))
-        st.stop()
-    weights, counted = weight_maps(tuple(tokens), d, d_hidden, identity_w, settings.seed, str(settings.device))
+    stop_on_problem(picked)
+    tokens = picked.words
+    weights, counted = weight_maps(tokens, d, d_hidden, identity_w, settings.seed, str(settings.device))
     labels = token_labels(tokens)
     st.caption(f"Tokens: lower-cased whitespace words. Embeddings, W_Q, W_K, W_V and the scorers' weights: seeded "
                f"random initialisation (seed {settings.seed}), untrained — the maps show how each function scores, "

@@ -6,15 +6,7 @@ import streamlit as st
 import torch
 
 from core.lab.softmax_stats import pairwise_head_divergence
-from core.lab.toy_inputs import (
-    MAX_TOKENS,
-    TokenizeError,
-    checked_tokens,
-    random_embeddings,
-    random_tokens,
-    seeded_embeddings,
-    seeded_module,
-)
+from core.lab.toy_inputs import random_embeddings, seeded_embeddings, seeded_module
 from core.masks import causal_mask
 from core.multihead import MultiHeadAttention
 from course.markdown_text import escape_markdown
@@ -23,12 +15,12 @@ from figures.export import AttentionExport
 from figures.heatmap import heatmap, position_labels
 from figures.multihead import concat_figure, divergence_figure, heads_figure, shape_rows
 from ui.charts import show_figure
-from ui.models import resolve_choice, run_prediction, shipped_model_options
+from ui.inputs import ModelBox, pick_input, stop_on_problem
+from ui.models import run_prediction
 from ui.settings import get_settings
 from ui.shell import page_shell
 
 SLUG = "multi_head"
-DEFAULT_TEXT = "the cat sat on the mat because it was tired"
 MAX_HEADS = 16
 
 
@@ -53,15 +45,41 @@ def run_mha(tokens: tuple[str, ...] | None, n_random: int, d_model: int, n_heads
     }
 
 
+TRAINED = ModelBox("Trained model", "trained", ("decoder",), yours=False, max_chars=0, missing_is_info=True,
+                   missing="No shipped decoder model found in models/ (run `python scripts/train_models.py`).")
+
+
+def show_trained_heads(settings, shared: bool) -> None:
+    """Section 5: every head of one layer of a shipped decoder on its task's example, and how different they are."""
+    t1, t2 = st.columns(2)
+    picked = pick_input(SLUG, sentence=None, model=TRAINED, where=t1, device=str(settings.device))
+    choice, text = picked.model, picked.text  # the task's example
+    p = run_prediction(choice, text)
+    trained = np.asarray(p.self_attention, dtype=float)  # (L, H, T, T)
+    n_layers, trained_heads = trained.shape[:2]
+    layer = t2.selectbox("Layer", list(range(n_layers)), index=n_layers - 1, key=f"{SLUG}_trained_layer")
+    st.caption(escape_markdown(f"{choice.about} Input: '{text}' (the task's example; type your own on the Model "
+                               "explorer page). Causal self-attention, trained weights."))
+    positions = position_labels(p.labels)
+    trained_export = AttentionExport(page=SLUG, model=choice.shipped, weights=trained, query_tokens=tuple(positions),
+                                     key_tokens=tuple(positions), inputs={"text": text})
+    show_figure(heads_figure(trained[layer], positions, shared_scale=shared,
+                             title=f"Shipped {choice.shipped} model, layer {layer}: all {trained_heads} heads"),
+                key=f"{SLUG}_trained_grid", export=trained_export)  # fmt: skip
+    trained_div = pairwise_head_divergence(torch.from_numpy(trained[layer])).numpy()  # (H, H)
+    show_figure(divergence_figure(trained_div, f"How different the trained heads of layer {layer} are (JS divergence)"),
+                key=f"{SLUG}_trained_divergence")
+    off_trained = trained_div[~np.eye(trained_heads, dtype=bool)]
+    st.caption(f"Mean JS divergence between the trained heads of layer {layer}: {off_trained.mean():.3f} nats. "
+               "Training gives heads jobs (reverse: read the mirrored input position, the anti-diagonal; induction: "
+               "one head looks at the previous token, a later one at the token after the earlier occurrence), and "
+               "their maps usually differ far more than the random heads' above.")
+
+
 settings = get_settings()
 lab = page_shell(SLUG)
 with lab:
-    left, right = st.columns(2)
-    mode = left.radio("Input", ["Your sentence", "Random tokens"], horizontal=True, key=f"{SLUG}_mode")
-    if mode == "Your sentence":
-        text = right.text_input("Sentence", DEFAULT_TEXT, max_chars=2000, key=f"{SLUG}_text")
-    else:
-        n_random = right.slider("Sequence length", 2, 24, 8, key=f"{SLUG}_length")
+    picked = pick_input(SLUG, random=True)
     c1, c2, c3 = st.columns(3)
     n_heads = c1.slider("Heads H", 1, MAX_HEADS, 4, key=f"{SLUG}_heads")
     d_model = c2.slider("d_model", 2, 128, 32, step=2, key=f"{SLUG}_d_model")
@@ -73,20 +91,14 @@ with lab:
                    f"whole number). Head counts that work with d_model = {d_model}: {', '.join(map(str, valid))}; "
                    f"or pick a d_model that is a multiple of {n_heads}.")
         st.stop()
-    if mode == "Your sentence":
-        try:
-            tokens = checked_tokens(text, MAX_TOKENS)
-        except TokenizeError as err:
-            st.warning(str(err))
-            st.stop()
-    else:
-        tokens = random_tokens(n_random)
-    r = run_mha(tuple(tokens) if mode == "Your sentence" else None, 0 if mode == "Your sentence" else n_random,
-                d_model, n_heads, causal, settings.seed, str(settings.device))
+    stop_on_problem(picked)
+    tokens, sentence = list(picked.words), picked.source == "sentence"
+    r = run_mha(picked.words if sentence else None, 0 if sentence else len(tokens), d_model, n_heads, causal,
+                settings.seed, str(settings.device))
     labels, d_k = token_labels(tokens), d_model // n_heads
     st.caption(f"Weights: seeded random initialisation (seed {settings.seed}) of core.multihead.MultiHeadAttention"
                f"({d_model}, {n_heads}), untrained. Embeddings: " + ("seeded random per lower-cased whitespace word."
-               if mode == "Your sentence" else "independent seeded N(0, 1) vectors.") + f" d_k = {d_model}/{n_heads} "
+               if sentence else "independent seeded N(0, 1) vectors.") + f" d_k = {d_model}/{n_heads} "
                f"= {d_k}. Device: {settings.device}.")
 
     st.subheader(f"1. {n_heads} heads, {n_heads} maps")
@@ -128,29 +140,4 @@ with lab:
                    f"log 2 ≈ 0.693 = no key in common). Untrained heads differ only by their random W_Q, W_K.")
 
     st.subheader("5. Trained heads: a shipped model's layer, head by head")
-    shipped = shipped_model_options(("decoder",))
-    if not shipped:
-        st.info("No shipped decoder model found in models/ (run `python scripts/train_models.py`).")
-        st.stop()
-    t1, t2 = st.columns(2)
-    choice = resolve_choice(t1.selectbox("Trained model", shipped, key=f"{SLUG}_trained"), str(settings.device))
-    p = run_prediction(choice, choice.task.default_input)
-    trained = np.asarray(p.self_attention, dtype=float)  # (L, H, T, T)
-    n_layers, trained_heads = trained.shape[:2]
-    layer = t2.selectbox("Layer", list(range(n_layers)), index=n_layers - 1, key=f"{SLUG}_trained_layer")
-    st.caption(escape_markdown(f"{choice.about} Input: '{choice.task.default_input}' (the task's example; type your "
-                               "own on the Model explorer page). Causal self-attention, trained weights."))
-    positions = position_labels(p.labels)
-    trained_export = AttentionExport(page=SLUG, model=choice.shipped, weights=trained, query_tokens=tuple(positions),
-                                     key_tokens=tuple(positions), inputs={"text": choice.task.default_input})
-    show_figure(heads_figure(trained[layer], positions, shared_scale=shared,
-                             title=f"Shipped {choice.shipped} model, layer {layer}: all {trained_heads} heads"),
-                key=f"{SLUG}_trained_grid", export=trained_export)  # fmt: skip
-    trained_div = pairwise_head_divergence(torch.from_numpy(trained[layer])).numpy()  # (H, H)
-    show_figure(divergence_figure(trained_div, f"How different the trained heads of layer {layer} are (JS divergence)"),
-                key=f"{SLUG}_trained_divergence")
-    off_trained = trained_div[~np.eye(trained_heads, dtype=bool)]
-    st.caption(f"Mean JS divergence between the trained heads of layer {layer}: {off_trained.mean():.3f} nats. "
-               "Training gives heads jobs (reverse: read the mirrored input position, the anti-diagonal; induction: "
-               "one head looks at the previous token, a later one at the token after the earlier occurrence), and "
-               "their maps usually differ far more than the random heads' above.")
+    show_trained_heads(settings, shared)

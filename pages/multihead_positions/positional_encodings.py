@@ -6,16 +6,17 @@ import torch
 
 from core import positional as pe
 from core.lab import permutation as order
-from core.lab.toy_inputs import TokenizeError, checked_tokens, seeded_module
+from core.lab.toy_inputs import seeded_module
 from figures import positional as figs
 from figures.attention_steps import token_labels
 from ui.charts import show_figure
+from ui.inputs import SentenceBox, pick_input, stop_on_problem
 from ui.models import load_shipped, shipped_cards
 from ui.settings import get_settings
 from ui.shell import page_shell
 
 SLUG = "positional_encodings"
-MAX_WORDS = 16
+SENTENCE = SentenceBox("A sentence (words separated by spaces)", "the cat sat on the mat", 16, 400, key="sentence")
 
 
 @st.cache_data(max_entries=32)
@@ -46,19 +47,14 @@ def learned_table(seed: int) -> tuple[np.ndarray, str, str]:
 
 
 def show_permutation(settings) -> None:
-    text = st.text_input("A sentence (words separated by spaces)", "the cat sat on the mat", key=f"{SLUG}_sentence",
-                         max_chars=400)
+    picked = pick_input(SLUG, sentence=SENTENCE)
     shuffle = st.slider("Shuffle number (each value is another permutation)", 0, 20, 0, key=f"{SLUG}_shuffle")
-    try:
-        words = tuple(checked_tokens(text, MAX_WORDS))
-    except TokenizeError as err:
-        st.warning(str(err))
-        return
-    if len(words) < 2:
+    stop_on_problem(picked)
+    if len(picked.words) < 2:
         st.warning("Type at least two words: a shuffle needs something to move.")
         return
-    perm, deviations = permutation_view(words, settings.seed, shuffle, str(settings.device))
-    shuffled = [words[i] for i in perm]
+    perm, deviations = permutation_view(picked.words, settings.seed, shuffle, str(settings.device))
+    shuffled = [picked.words[i] for i in perm]
     st.text("Shuffled: " + " ".join(shuffled))
     show_figure(figs.permutation_bars(deviations, token_labels(shuffled)), key=f"{SLUG}_perm")
     for col, (mode, dev) in zip(st.columns(len(deviations)), deviations.items(), strict=True):
@@ -76,9 +72,8 @@ def show_sinusoidal(settings) -> None:
     show_figure(figs.encoding_heatmap(table, f"Sinusoidal encoding, {length} positions × d_model {d_model}"),
                 key=f"{SLUG}_table")
     sim = order.position_similarity(table, kind).numpy()
-    title = f"PE(m)·PE(n) ({kind}) against the distance n − m"
-    show_figure(figs.score_vs_offset(sim, sorted({0, length // 4, length // 2}), title, y_title=kind),
-                key=f"{SLUG}_dist")
+    show_figure(figs.score_vs_offset(sim, sorted({0, length // 4, length // 2}),
+                                     f"PE(m)·PE(n) ({kind}) against the distance n − m", y_title=kind), key=f"{SLUG}_dist")
     st.caption("For sinusoids the dot product PE(m)·PE(m+Δ) = Σᵢ cos(Δ·ωᵢ) depends on Δ only: the curves overlap.")
 
 

@@ -3,32 +3,24 @@
 import streamlit as st
 
 from core.generation import Sampling
-from course.markdown_text import escape_markdown
 from figures.training import kv_cache_figure, probability_bars
 from ui.charts import show_figure
-from ui.models import input_label, model_options, resolve_choice, run_decodings
+from ui.inputs import ModelBox, pick_input, stop_on_problem
+from ui.models import run_decodings
 from ui.settings import get_settings
 from ui.shell import page_shell
 
 SLUG = "generation"
+MODELS = ModelBox(families=("decoder", "seq2seq"), note=lambda choice: choice.about,
+                  missing="No decoder model available: train one on the 'Train it yourself' page first.")
 
 settings = get_settings()
 lab = page_shell(SLUG)
 with lab:
-    options = model_options(("decoder", "seq2seq"))
-    if not options:
-        st.warning("No decoder model available: train one on the 'Train it yourself' page first.")
-        st.stop()
-    choice = resolve_choice(st.selectbox("Model", options, key=f"{SLUG}_model"), str(settings.device))
+    picked = pick_input(SLUG, sentence=None, model=MODELS, device=str(settings.device))
+    stop_on_problem(picked)  # UnknownCharacters / InvalidInput say what is wrong and what to type
+    choice, text = picked.model, picked.text
     task, vocab = choice.task, choice.task.vocab
-    st.caption(escape_markdown(choice.about))
-    text = st.text_input(input_label(task), task.default_input,
-                         key=f"{SLUG}_text_{task.name}", max_chars=40)  # fmt: skip
-    try:
-        task.check_input(text)
-    except ValueError as err:  # UnknownCharacters / InvalidInput say what is wrong and what to type
-        st.warning(f"This input cannot be used. {escape_markdown(str(err))}. Edit the input above.")
-        st.stop()
 
     c1, c2, c3, c4 = st.columns(4)
     strategy = c1.radio("Decoding", ["greedy", "sample"], index=1, key=f"{SLUG}_strategy", horizontal=True)

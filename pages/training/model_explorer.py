@@ -2,33 +2,26 @@
 
 import streamlit as st
 
-from course.markdown_text import escape_markdown
 from figures.export import AttentionExport
 from figures.heatmap import heatmap, heatmap_grid, position_labels
 from ui.charts import show_figure
-from ui.models import input_label, model_options, resolve_choice, run_prediction
+from ui.inputs import ModelBox, pick_input, stop_on_problem
+from ui.models import run_prediction
 from ui.settings import get_settings
 from ui.shell import page_shell
 
 SLUG = "model_explorer"
+MODELS = ModelBox(note=lambda choice: f"{choice.about} Task: {choice.task.description}",
+                  missing="No model to explore yet: train one on the 'Train it yourself' page (or run "
+                          "`python scripts/train_models.py` to rebuild the shipped models).")  # fmt: skip
 
 settings = get_settings()
 lab = page_shell(SLUG)
 with lab:
-    options = model_options()
-    if not options:
-        st.warning("No model to explore yet: train one on the 'Train it yourself' page (or run "
-                   "`python scripts/train_models.py` to rebuild the shipped models).")  # fmt: skip
-        st.stop()
-    choice = resolve_choice(st.selectbox("Model", options, key=f"{SLUG}_model"), str(settings.device))
-    task = choice.task
-    st.caption(escape_markdown(f"{choice.about} Task: {task.description}"))
-    text = st.text_input(input_label(task), task.default_input, key=f"{SLUG}_text_{task.name}", max_chars=40)
-    try:
-        p = run_prediction(choice, text)
-    except ValueError as err:  # UnknownCharacters / InvalidInput name the problem and what to type
-        st.warning(f"This input cannot be used. {escape_markdown(str(err))}. Edit the input above.")
-        st.stop()
+    picked = pick_input(SLUG, sentence=None, model=MODELS, device=str(settings.device))
+    choice, task, text = picked.model, picked.model.task, picked.text
+    stop_on_problem(picked)  # UnknownCharacters / InvalidInput name the problem and what to type
+    p = run_prediction(choice, text)
     verdict = {True: "right", False: "WRONG", None: "(no single right answer for this input)"}[p.correct]
     st.text(f"input:    {text}\nanswer:   {p.text}\nexpected: {p.expected}   {verdict}")
 

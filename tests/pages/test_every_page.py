@@ -45,7 +45,7 @@ def _changed_value(kind, widget):
         return not widget.value
     if kind in ("selectbox", "radio", "select_slider"):
         options = list(widget.options)
-        current = str(widget.value) if kind != "select_slider" else widget.value
+        current = widget.options[widget.index] if kind != "select_slider" else widget.value  # as shown
         for opt in options:
             if opt != current:
                 return opt

@@ -52,7 +52,7 @@ def test_model_explorer_exports_every_layer_and_head_as_shown(downloads):
     panels = [plotly_values(t["z"]) for t in grid["data"]]  # layer-major: layer 0 heads, layer 1 heads, ...
 
     csv = _by_label(downloads, "model_explorer_grid", "CSV")
-    model = at.selectbox(key="model_explorer_model").value.partition(" · ")[2]
+    model = at.selectbox(key="model_explorer_model").value
     assert csv["file_name"].startswith(f"model_explorer_{model}_") and csv["file_name"].endswith(".csv")
     frame = pd.read_csv(io.BytesIO(_bytes(csv)))
     n_layers, n_heads = frame["layer"].max() + 1, frame["head"].max() + 1

@@ -356,7 +356,7 @@ def test_multi_head_indivisible_d_model_warns_with_valid_head_counts():
 def test_multi_head_trained_section_shows_a_shipped_models_heads():
     at = open_page(MHA)
     assert not at.exception, error_messages(at)
-    name = at.selectbox(key="multi_head_trained").value.partition(" · ")[2]
+    name = at.selectbox(key="multi_head_trained").value
     model, card = load_model(MODELS_DIR / name)
     task = get_task(card["task"])
     expected = predict(model, task, task.default_input).self_attention.double()  # (L, H, T, T): the core's forward
@@ -376,7 +376,7 @@ def test_step_by_step_trained_mode_follows_a_shipped_heads_own_q_k_v():
     at = open_page(STEP)
     at.radio(key="attention_step_by_step_mode").set_value("A trained model").run()
     assert not at.exception, error_messages(at)
-    name = at.selectbox(key="attention_step_by_step_trained").value.partition(" · ")[2]
+    name = at.selectbox(key="attention_step_by_step_trained").value
     model, card = load_model(MODELS_DIR / name)
     task = get_task(card["task"])
     for layer, head in ((0, 0), (1, 2)):

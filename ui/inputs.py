@@ -1,0 +1,143 @@
+"""The one input picker: what a page runs on — your sentence, random tokens, or a trained model and its input.
+
+Every page that reads text draws its boxes here (no page calls ``st.text_input`` itself) and gets back a frozen
+:class:`PickedInput`. Widgets are identified by value: the source radio's options are :data:`Source` kinds and the
+model picker's are model keys (``ui.models.model_options``); the labels a learner reads come from ``format_func``.
+Keys are the page's slug plus a fixed suffix, so deep links (``ui.deeplink``) restore them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
+
+from core.lab.toy_inputs import MAX_TOKENS, TokenizeError, checked_tokens, random_tokens
+from core.train.tasks import Task
+from course.markdown_text import escape_markdown
+from ui.models import ModelChoice, input_label, model_label, model_options, resolve_model, shipped_model_options
+
+Source = Literal["sentence", "random", "model"]
+SOURCE_LABELS: dict[str, str] = {"sentence": "Your sentence", "random": "Random tokens", "model": "A trained model"}
+ALL_FAMILIES = ("decoder", "seq2seq", "encoder")
+
+
+@dataclass(frozen=True)
+class SentenceBox:
+    """A box of words (lower-cased, split on whitespace): label, default text, limits, key (after ``<slug>_``)."""
+
+    label: str = "Sentence"
+    default: str = "the cat sat on the mat because it was tired"
+    max_words: int = MAX_TOKENS
+    max_chars: int = 2000
+    key: str = "text"
+
+
+@dataclass(frozen=True)
+class ModelBox:
+    """A model picker and the box of the chosen model's input.
+
+    ``families`` limit the models; ``yours`` offers the session's own model first (when trained). The input box's key
+    is ``<slug>_<text_key>_<task name>`` (one box per task); ``max_chars=0`` draws no box (the task's example is the
+    input). ``note`` is a caption drawn between the picker and the box. ``missing``: what the page says (as an
+    ``st.warning``, or ``st.info`` when ``missing_is_info``) before it stops, when no model fits.
+    """
+
+    label: str = "Model"
+    key: str = "model"
+    families: tuple[str, ...] = ALL_FAMILIES
+    yours: bool = True
+    text_key: str = "text"
+    max_chars: int = 40
+    note: Callable[[ModelChoice], str] | None = None
+    missing: str = "No model available."
+    missing_is_info: bool = False
+
+
+@dataclass(frozen=True)
+class PickedInput:
+    """What the learner picked: the source and what it carries.
+
+    ``text``: the sentence or the model's input as typed ('' for random tokens). ``words``: the sentence's words, or
+    the random tokens' names t0, t1, … (() for a model: its task tokenizes). ``model``: the chosen model (source
+    'model'); ``model.key`` is the picker's value. ``problem``: why the text cannot be used (None when it can); the
+    page says it where its warning belongs (:func:`stop_on_problem`).
+    """
+
+    source: Source
+    text: str = ""
+    words: tuple[str, ...] = ()
+    model: ModelChoice | None = None
+    problem: str | None = None
+
+
+def pick_input(slug: str, *, sentence: SentenceBox | None = SentenceBox(), random: bool = False,
+               model: ModelBox | None = None, where: DeltaGenerator | Sequence[DeltaGenerator] | None = None,
+               text_at: DeltaGenerator | None = None,
+               device: str = "cpu") -> PickedInput:
+    """Draw the input picker of page ``slug`` and return what was picked.
+
+    With more than one source, a radio 'Input' (key ``<slug>_mode``) sits in the left of ``where`` (two columns;
+    default: new ones) and the source's own widget in the right; with one source, its widget goes to ``where``
+    (default: right here). A model's input box goes to ``text_at`` (default: right below the picker).
+    """
+    sources = [s for s, offered in (("sentence", sentence), ("random", random), ("model", model)) if offered]
+    if len(sources) > 1:
+        left, where = where or st.columns(2)
+        source = left.radio("Input", sources, format_func=lambda s: SOURCE_LABELS.get(s, s), horizontal=True,
+                            key=f"{slug}_mode")
+    else:
+        source, where = sources[0], where or st
+    if source == "sentence":
+        return read_sentence(slug, sentence, where)
+    if source == "random":
+        n = where.slider("Sequence length", 2, 24, 8, key=f"{slug}_length")
+        return PickedInput("random", words=tuple(random_tokens(n)))
+    return _read_model(slug, model, where, text_at or st, device)
+
+
+def read_sentence(slug: str, box: SentenceBox, where: DeltaGenerator) -> PickedInput:
+    """The sentence source: ``box`` drawn in ``where``, its words checked (a problem names the limit)."""
+    text = where.text_input(box.label, box.default, max_chars=box.max_chars, key=f"{slug}_{box.key}")
+    try:
+        return PickedInput("sentence", text, tuple(checked_tokens(text, box.max_words)))
+    except TokenizeError as err:
+        return PickedInput("sentence", text, problem=str(err))
+
+
+def _read_model(slug: str, box: ModelBox, where: DeltaGenerator, text_at: DeltaGenerator,
+                device: str) -> PickedInput:
+    options = model_options(box.families) if box.yours else shipped_model_options(box.families)
+    if not options:
+        (st.info if box.missing_is_info else st.warning)(box.missing)
+        st.stop()
+    # Labels fixed now (format_func may be called outside this run); a label given back as a value maps to itself.
+    labels = {key: model_label(key) for key in options}
+    key = where.selectbox(box.label, options, format_func=lambda k: labels.get(k, k), key=f"{slug}_{box.key}")
+    choice = resolve_model(key, device)
+    if box.note is not None:
+        st.caption(escape_markdown(box.note(choice)))
+    if not box.max_chars:
+        return PickedInput("model", choice.task.default_input, model=choice)
+    text = task_text(choice.task, f"{slug}_{box.text_key}_{choice.task.name}", box.max_chars, text_at)
+    try:
+        choice.task.check_input(text)
+    except ValueError as err:  # UnknownCharacters / InvalidInput say what is wrong and what to type
+        return PickedInput("model", text, model=choice,
+                           problem=f"This input cannot be used. {escape_markdown(str(err))}. Edit the input above.")
+    return PickedInput("model", text, model=choice)
+
+
+def task_text(task: Task, key: str, max_chars: int, where: DeltaGenerator | None = None) -> str:
+    """A box for the input of ``task``'s model: its label names the characters the model takes."""
+    return (where or st).text_input(input_label(task), task.default_input, key=key, max_chars=max_chars)
+
+
+def stop_on_problem(picked: PickedInput) -> None:
+    """Say why the picked text cannot be used (a warning) and stop the page; do nothing when it can be used."""
+    if picked.problem is not None:
+        st.warning(picked.problem)
+        st.stop()

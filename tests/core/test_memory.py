@@ -29,16 +29,7 @@ from core.measure.memory_guard import (
 from core.measure.memory_meter import measure_peak
 from core.tiled import tiled_attention, trace_tiled_attention
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_cpu_thread():
-    """Run this file's CPU work on one thread. With small tiles each op is tiny, and on a busy 2-core machine two
-    OpenMP threads wait on each other at every op (measured: 15 s instead of 0.3 s for one call); results and
-    measured bytes do not depend on the thread count."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_cpu_thread")
 
 
 def qkv(n: int, heads: int = 8, d: int = 64, device: str = "cpu"):

@@ -29,6 +29,9 @@ class AttentionTrace:
     masked_scores: scaled_scores with masked positions set to -inf
     weights:       softmax over keys (rows sum to 1; a fully masked row is all 0)
     output:        weights @ V  (a fully masked row gives 0)
+    scale:         the factor the raw scores were multiplied by (1/√d_k for "scaled_dot"), so no reader recomputes it
+
+    ``core.multihead.HeadsTrace`` uses the same names, in the same order, for the fields the two share.
     """
 
     raw_scores: Tensor
@@ -36,6 +39,7 @@ class AttentionTrace:
     masked_scores: Tensor
     weights: Tensor
     output: Tensor
+    scale: float
 
 
 class AdditiveScorer(nn.Module):
@@ -132,7 +136,8 @@ def attention(
     masked = scaled if mask is None else scaled.masked_fill(~mask, float("-inf"))
     weights = masked_softmax(scaled, mask)  # (..., Lq, Lk)
     dropped = F.dropout(weights, dropout_p) if dropout_p > 0 else weights
-    return AttentionTrace(raw, scaled, masked, weights, dropped @ v)  # output (..., Lq, d_v)
+    return AttentionTrace(raw_scores=raw, scaled_scores=scaled, masked_scores=masked, weights=weights,
+                          output=dropped @ v, scale=float(scale))  # output (..., Lq, d_v)
 
 
 def naive_attention(

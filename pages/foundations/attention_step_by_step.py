@@ -38,7 +38,7 @@ STAGES = {
 
 @st.cache_data(max_entries=64, show_spinner=False)
 def compute(tokens: tuple[str, ...] | None, n_random: int, d_model: int, d_k: int, temperature: float, causal: bool,
-            seed: int, device: str) -> dict[str, np.ndarray]:
+            seed: int, device: str) -> dict[str, np.ndarray | float]:
     """Embeddings -> Q, K, V -> core attention; every trace field as a numpy array (cached on the inputs)."""
     x = seeded_embeddings(tokens, d_model, seed) if tokens else random_embeddings(n_random, d_model, seed)
     proj = seeded_projections(d_model, d_k, seed)
@@ -47,12 +47,12 @@ def compute(tokens: tuple[str, ...] | None, n_random: int, d_model: int, d_k: in
     trace = attention(q, k, v, mask, temperature=temperature)
     fields = {"x": x, "q": q, "k": k, "v": v, **{f: getattr(trace, f) for f in
                                                 ("raw_scores", "scaled_scores", "masked_scores", "weights", "output")}}
-    return {name: t.detach().cpu().double().numpy() for name, t in fields.items()}
+    return {"scale": trace.scale, **{name: t.detach().cpu().double().numpy() for name, t in fields.items()}}
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
 def compute_trained(name: str, text: str, layer: int, head: int, temperature: float,
-                    device: str) -> dict[str, np.ndarray | list[str]]:
+                    device: str) -> dict[str, np.ndarray | list[str] | float]:
     """One head of a shipped decoder on ``text``: its q, k, v ``(T, d_k)`` from the model's own forward pass, then
     core attention on them (causal, as the model was trained); also the model's own weights, to compare."""
     model, card = load_shipped(name, device)  # shared and read-only: eval mode, no gradients
@@ -60,7 +60,8 @@ def compute_trained(name: str, text: str, layer: int, head: int, temperature: fl
     trace = attention(h.q, h.k, h.v, causal_mask(len(h.labels)), temperature=temperature)
     fields = {"q": h.q, "k": h.k, "v": h.v, "model_weights": h.weights,
               **{f: getattr(trace, f) for f in ("raw_scores", "scaled_scores", "masked_scores", "weights", "output")}}
-    return {"labels": h.labels, **{name: t.detach().cpu().double().numpy() for name, t in fields.items()}}
+    return {"labels": h.labels, "scale": trace.scale,
+            **{name: t.detach().cpu().double().numpy() for name, t in fields.items()}}
 
 
 settings = get_settings()
@@ -170,7 +171,7 @@ with lab:
                                      **({"layer": layer, "head": head} if trained else {})})  # fmt: skip
     show_figure(every_label(heatmap(r["weights"], labels, labels, "4 · softmax weights (rows sum to 1)", zmin=0)),
                 key=f"{SLUG}_weights", export=export)
-    st.caption(f"÷ √d_k = ÷ {np.sqrt(d_k):.3f}" + (f", then ÷ temperature {temperature:g}" if temperature != 1 else ""))
+    st.caption(f"÷ √d_k = ÷ {1 / r['scale']:.3f}" + (f", then ÷ temperature {temperature:g}" if temperature != 1 else ""))
 
     st.subheader("3. One query, close up")
     plain = token_labels(tokens, escape=False)  # a select box shows text as it is: no HTML escaping

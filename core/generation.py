@@ -23,8 +23,9 @@ import torch
 from torch import Tensor, nn
 
 from core.models import EncoderDecoderModel, EncoderOnlyModel
-from core.train.tasks import BOS, EOS, MASK, PromptTask, Task
+from core.train.tasks import PromptTask, Task
 from core.train.training import FAMILIES
+from core.train.vocab import BOS, EOS, MASK
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,9 @@ import torch
 from core.attention import naive_attention
 from core.generation import Sampling, decode, decode_task, draw_token, head_inputs, next_token_probs, predict
 from core.masks import causal_mask
-from core.train.tasks import EOS, UnknownCharacters, get_task
+from core.train.tasks import get_task
 from core.train.training import ModelSpec, build_model, model_config
+from core.train.vocab import EOS, UnknownCharacters
 
 pytestmark = pytest.mark.usefixtures("one_cpu_thread")
 

@@ -12,8 +12,9 @@ from safetensors.torch import load_file
 
 from core.generation import Sampling, decode_task
 from core.train.checkpoints import MODELS_DIR, load_model, shipped_names
-from core.train.tasks import EOS, get_task
-from core.train.training import evaluate
+from core.train.evaluation import evaluate
+from core.train.tasks import get_task
+from core.train.vocab import EOS
 
 pytestmark = pytest.mark.usefixtures("one_cpu_thread")
 

@@ -8,6 +8,7 @@ from dataclasses import replace
 import pytest
 import torch
 
+from core.train.evaluation import evaluate, score_logits
 from core.train.tasks import IGNORE, get_task
 from core.train.training import (
     ModelSpec,
@@ -15,10 +16,8 @@ from core.train.training import (
     TrainConfig,
     Trainer,
     build_model,
-    evaluate,
     learning_rate,
     model_config,
-    score_logits,
     train,
 )
 

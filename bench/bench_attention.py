@@ -3,8 +3,8 @@
     python -m bench.bench_attention [--device cuda] [--quick] [--sizes 256,1024] [--naive-budget-mib 4096]
 
 B=1, 8 heads, d=64, fp32, no mask, n = 256 … 8192 on CPU (… 16384 on CUDA). Each method is timed after a warm-up;
-the repeats are interleaved (naive, tiled, SDPA, naive, …) so a busy machine slows all three alike, and the median
-is reported. Peak memory is measured in a separate call with ``core.measure.memory_meter.measure_peak``. Naive attention is
+the repeats are interleaved (naive, tiled, SDPA, naive, …) so a busy machine slows all three alike; each repeat is
+one run of ``core.measure.timer.time_call`` and the median (``Timing.of``) is reported. Peak memory is measured in a separate call with ``core.measure.memory_meter.measure_peak``. Naive attention is
 run only where ``core.measure.memory_guard`` allows it under ``--naive-budget-mib``; otherwise the row says
 "skipped (guard)". Prints a Markdown table (docs/benchmarks.md keeps one) and whether the targets are met.
 """
@@ -15,8 +15,6 @@ import argparse
 import datetime as dt
 import os
 import platform
-import statistics
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -29,6 +27,7 @@ from core.measure.device import device_label
 from core.measure.memory import MIB
 from core.measure.memory_guard import check_attention_memory
 from core.measure.memory_meter import measure_peak
+from core.measure.timer import Timing, time_call
 from core.tiled import tiled_attention
 
 BATCH, HEADS, HEAD_DIM = 1, 8, 64
@@ -61,11 +60,6 @@ def repeats_for(n: int, requested: int | None, quick: bool) -> int:
     return 7 if n <= 2048 else 5 if n <= 4096 else 3
 
 
-def synchronize(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
 def bench_size(
     n: int, device: torch.device, repeats: int, naive_budget: int, contenders: dict[str, Callable[..., torch.Tensor]]
 ) -> tuple[dict[str, Result], float]:
@@ -79,15 +73,11 @@ def bench_size(
         fn(q, k, v)
         results[name].peak_bytes = measure_peak(fn, q, k, v, device=device).peak_bytes
     times: dict[str, list[float]] = {name: [] for name in runnable}
-    for _ in range(repeats):
+    for _ in range(repeats):  # interleaved: one timed run of each method in turn (all warmed up above)
         for name, fn in runnable.items():
-            synchronize(device)
-            start = time.perf_counter()
-            fn(q, k, v)
-            synchronize(device)
-            times[name].append(time.perf_counter() - start)
+            times[name].append(time_call(partial(fn, q, k, v), device, repeats=1, warmup=False).median_s)
     for name, samples in times.items():
-        results[name].seconds = statistics.median(samples)
+        results[name].seconds = Timing.of(samples).median_s
     error = (contenders["tiled"](q, k, v) - F.scaled_dot_product_attention(q, k, v)).abs().max().item()
     return results, error
 

@@ -18,8 +18,9 @@ import time
 
 import torch
 
+from core.train.evaluation import evaluate
 from core.train.tasks import get_task
-from core.train.training import QUICK_START, Trainer, build_model, evaluate, model_config
+from core.train.training import QUICK_START, Trainer, build_model, model_config
 
 
 def main(argv: list[str] | None = None) -> None:

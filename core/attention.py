@@ -10,6 +10,7 @@ Scoring functions: "dot" (Q Kᵀ), "scaled_dot" (Q Kᵀ / √d_k), "additive" (B
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -29,6 +30,9 @@ class AttentionTrace:
     masked_scores: scaled_scores with masked positions set to -inf
     weights:       softmax over keys (rows sum to 1; a fully masked row is all 0)
     output:        weights @ V  (a fully masked row gives 0)
+    scale:         the factor the raw scores were multiplied by (1/√d_k for "scaled_dot"), so no reader recomputes it
+
+    ``core.multihead.HeadsTrace`` uses the same names, in the same order, for the fields the two share.
     """
 
     raw_scores: Tensor
@@ -36,6 +40,7 @@ class AttentionTrace:
     masked_scores: Tensor
     weights: Tensor
     output: Tensor
+    scale: float
 
 
 class AdditiveScorer(nn.Module):
@@ -68,6 +73,12 @@ class MultiplicativeScorer(nn.Module):
 
     def forward(self, q: Tensor, k: Tensor) -> Tensor:
         return q @ self.weight @ k.transpose(-2, -1)  # (..., Lq, Lk)
+
+
+# Score-sized temporaries masked_softmax holds beside its result when given a mask: the -inf-filled scores (kept in
+# ``scores`` until it returns) and the softmax before masked weights are re-zeroed. Without a mask: none.
+# core.measure.memory predicts attention's peak from this (score_tensors_at_peak); tests/core/test_memory.py measures it.
+MASKED_SOFTMAX_TEMPORARIES = 2
 
 
 def masked_softmax(scores: Tensor, mask: Tensor | None, dim: int = -1) -> Tensor:
@@ -132,7 +143,23 @@ def attention(
     masked = scaled if mask is None else scaled.masked_fill(~mask, float("-inf"))
     weights = masked_softmax(scaled, mask)  # (..., Lq, Lk)
     dropped = F.dropout(weights, dropout_p) if dropout_p > 0 else weights
-    return AttentionTrace(raw, scaled, masked, weights, dropped @ v)  # output (..., Lq, d_v)
+    return AttentionTrace(raw_scores=raw, scaled_scores=scaled, masked_scores=masked, weights=weights,
+                          output=dropped @ v, scale=float(scale))  # output (..., Lq, d_v)
+
+
+@functools.cache  # a fact about the code, the same for every call: pages ask for it on every rerun
+def score_tensors_at_peak(masked: bool) -> int:
+    """How many score-sized ``(..., Lq, Lk)`` tensors :func:`attention` holds at once at its peak (default scoring).
+
+    The distinct score tensors its trace keeps, read off a call on 2 × 2 scores (without a mask ``masked_scores`` is
+    ``scaled_scores`` itself), plus :data:`MASKED_SOFTMAX_TEMPORARIES` with a
+    mask: 3 without a mask (raw, scaled, weights), 6 with one. ``core.measure.memory`` predicts from it.
+    """
+    q = torch.zeros(2, 1)  # (Lq = Lk = 2, d = 1)
+    mask = torch.ones(2, 2, dtype=torch.bool) if masked else None
+    trace = attention(q, q, q, mask)
+    kept = {id(t) for t in (trace.raw_scores, trace.scaled_scores, trace.masked_scores, trace.weights)}
+    return len(kept) + (MASKED_SOFTMAX_TEMPORARIES if masked else 0)
 
 
 def naive_attention(

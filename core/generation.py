@@ -15,16 +15,17 @@ token and attends to the cached keys/values of the earlier ones (cost ∝ 1 per 
 
 from __future__ import annotations
 
-import statistics
-import time
 from dataclasses import dataclass
+from functools import partial
 
 import torch
 from torch import Tensor, nn
 
+from core.measure.timer import Timing, time_call
 from core.models import EncoderDecoderModel, EncoderOnlyModel
-from core.train.tasks import BOS, EOS, MASK, PromptTask, Task
+from core.train.tasks import PromptTask, Task
 from core.train.training import FAMILIES
+from core.train.vocab import BOS, EOS, MASK
 
 
 @dataclass(frozen=True)
@@ -92,8 +93,8 @@ class Decoding:
 
     @property
     def seconds_per_token(self) -> float:
-        """Median time of one step (robust to a first-call warm-up)."""
-        return statistics.median(s.seconds for s in self.steps) if self.steps else 0.0
+        """Median time of one step over the steps (``core.measure.timer.Timing``; robust to a first-call warm-up)."""
+        return Timing.of([s.seconds for s in self.steps]).median_s if self.steps else 0.0
 
 
 @torch.no_grad()
@@ -122,12 +123,17 @@ def decode(
     run = (lambda x: model.decode(x, memory, caches=caches)) if seq2seq else (lambda x: model(x, caches=caches))
     tokens, steps = list(prompt), []
     step_input = torch.tensor([prompt], device=device)  # (1, T): the whole prompt fills the cache on step 1
-    for _ in range(max_new_tokens):
-        start = time.perf_counter()
-        logits = run(step_input if use_cache else torch.tensor([tokens], device=device)).logits[0, -1]  # (V,)
+    drawn: list[tuple[Tensor, Tensor, int, float]] = []  # each step's logits (V,), probs (V,), token, u
+
+    def step(x: Tensor) -> None:
+        logits = run(x).logits[0, -1]  # (V,)
         probs = next_token_probs(logits, sampling)
-        token, u = draw_token(probs.cpu(), generator)
-        seconds = time.perf_counter() - start
+        drawn.append((logits, probs, *draw_token(probs.cpu(), generator)))
+
+    for _ in range(max_new_tokens):
+        x = step_input if use_cache else torch.tensor([tokens], device=device)  # (1, 1) or (1, T)
+        seconds = time_call(partial(step, x), device, repeats=1, warmup=False).median_s  # forward + draw, one run
+        logits, probs, token, u = drawn[-1]
         cache_bytes = tuple(c.nbytes for c in caches) if caches else ()
         steps.append(DecodeStep(token, logits.cpu(), probs.cpu(), u, seconds, cache_bytes))
         tokens.append(token)

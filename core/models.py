@@ -161,6 +161,8 @@ def count_parameters(module: nn.Module, *, by: str = "component") -> dict[str, i
 
     by="component": {"token embedding", "positional", "attention", "feed-forward", "norm", "other", "total"}
     (zero-count groups omitted; "other" is e.g. an untied output head). by="child": per direct child + "total".
+    by="module": per sub-module, the parameters it owns directly (dotted names, e.g. "self_attn.w_q"; the root
+    under its class name), in module order, + "total".
     """
     kinds = {
         TokenEmbedding: "token embedding", nn.Embedding: "token embedding", MultiHeadAttention: "attention",
@@ -176,11 +178,14 @@ def count_parameters(module: nn.Module, *, by: str = "component") -> dict[str, i
                 seen.add(id(p))
                 counts[group] = counts.get(group, 0) + p.numel()
 
-    if by not in ("component", "child"):
-        raise ValueError(f"by must be 'component' or 'child' (got {by!r})")
+    if by not in ("component", "child", "module"):
+        raise ValueError(f"by must be 'component', 'child' or 'module' (got {by!r})")
     if by == "child":
         for name, child in module.named_children():
             add(name, child.parameters())
+    elif by == "module":
+        for name, sub in module.named_modules():
+            add(name or type(module).__name__, sub.parameters(recurse=False))
     else:
         for sub in module.modules():  # parents before children: a Linear inside attention counts as attention
             if type(sub) in kinds:

@@ -74,19 +74,21 @@ class KVCache:
 class HeadsTrace:
     """Per-head intermediates of one multi-head attention call (k, v after the GQA repeat).
 
-    q ``(B, H, Lq, d_k)``; k, v ``(B, H, Lk, d_k)``; raw_scores = Q Kᵀ and scores (scaled, biased, masked to -inf)
-    ``(B, H, Lq, Lk)``; weights ``(B, H, Lq, Lk)``; heads_out ``(B, H, Lq, d_k)``; concat ``(B, Lq, d_model)``
-    (the heads side by side, before W_O).
+    q ``(B, H, Lq, d_k)``; k, v ``(B, H, Lk, d_k)``; raw_scores = Q Kᵀ and masked_scores (scaled, biased, masked to
+    -inf) ``(B, H, Lq, Lk)``; weights ``(B, H, Lq, Lk)``; heads_out ``(B, H, Lq, d_k)`` (each head's
+    ``AttentionTrace.output``); concat ``(B, Lq, d_model)`` (the heads side by side, before W_O); scale = 1/√d_k.
+    The fields shared with :class:`core.attention.AttentionTrace` keep its names and order.
     """
 
     q: Tensor
     k: Tensor
     v: Tensor
-    scores: Tensor
+    raw_scores: Tensor
+    masked_scores: Tensor
     weights: Tensor
     heads_out: Tensor
     concat: Tensor
-    raw_scores: Tensor
+    scale: float
 
 
 class MultiHeadAttention(nn.Module):
@@ -152,5 +154,6 @@ class MultiHeadAttention(nn.Module):
         trace = attention(q, k, v, mask, bias=attn_bias, dropout_p=p)
         B, _, Lq, _ = q.shape
         concat = trace.output.transpose(1, 2).reshape(B, Lq, self.d_model)  # (B, Lq, H · d_k)
-        heads = HeadsTrace(q, k, v, trace.masked_scores, trace.weights, trace.output, concat, trace.raw_scores)
+        heads = HeadsTrace(q=q, k=k, v=v, raw_scores=trace.raw_scores, masked_scores=trace.masked_scores,
+                           weights=trace.weights, heads_out=trace.output, concat=concat, scale=trace.scale)
         return self.w_o(concat), heads  # (B, Lq, d_model)

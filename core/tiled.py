@@ -249,7 +249,7 @@ def trace_tiled_attention(
         key_length=None if lengths is None else lengths[batch:batch + 1], block_q=block_q, block_k=block_k,
         steps=steps,
     )
-    return TiledAttentionTrace(tuple(steps), output, block_q, block_k, scale)
+    return TiledAttentionTrace(steps=tuple(steps), output=output, block_q=block_q, block_k=block_k, scale=scale)
 
 
 def tiled_attention(

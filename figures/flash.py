@@ -15,7 +15,7 @@ from core.measure.memory import MemoryTraffic
 from core.tiled import TiledAttentionTrace, TileStep
 from figures.heatmap import DIVERGING_SCALE, as_numpy, heatmap
 from figures.layout import single_layout
-from figures.memory import LEGEND_BELOW
+from figures.memory import LEGEND_BELOW, MIB
 
 CURRENT, SKIPPED, GRID = "#d62728", "rgba(120,120,120,0.35)", "rgba(60,60,60,0.6)"
 TENSOR_COLORS = {"Q": "#6baed6", "K": "#9ecae1", "V": "#c6dbef", "S": "#fb6a4a", "P": "#fcae91", "O": "#74c476"}
@@ -110,7 +110,7 @@ def io_bars_figure(traffic: Mapping[str, MemoryTraffic], *, title: str) -> go.Fi
         for method, m in traffic.items():
             for direction, parts in (("read", m.reads), ("written", m.writes)):
                 xs.append(f"{method}: {direction}")
-                ys.append(parts.get(tensor, 0) / 2**20)
+                ys.append(parts.get(tensor, 0) / MIB)
         bars.append(go.Bar(x=xs, y=ys, name=tensor, marker_color=TENSOR_COLORS[tensor],
                            hovertemplate=f"{tensor}<br>%{{x}}<br>%{{y:,.2f}} MiB<extra></extra>"))
     return go.Figure(bars, single_layout(title, "method and direction", "bytes moved to / from slow memory (MiB)",
@@ -120,7 +120,7 @@ def io_bars_figure(traffic: Mapping[str, MemoryTraffic], *, title: str) -> go.Fi
 def io_vs_n_figure(ns: Sequence[int], totals: Mapping[str, Sequence[int]], *, title: str) -> go.Figure:
     """Total slow-memory traffic (reads + writes, MiB) against n, log-log, one line per method."""
     colors = {"naive": "#cb181d", "tiled": "#2171b5"}
-    lines = [go.Scatter(x=list(ns), y=[b / 2**20 for b in values], mode="lines+markers", name=method,
+    lines = [go.Scatter(x=list(ns), y=[b / MIB for b in values], mode="lines+markers", name=method,
                         line={"color": colors.get(method)},
                         hovertemplate=f"{method}<br>n %{{x}}<br>%{{y:,.1f}} MiB<extra></extra>")
              for method, values in totals.items()]

@@ -11,9 +11,9 @@ from collections.abc import Mapping, Sequence
 
 import plotly.graph_objects as go
 
+from core.measure.memory import MIB
 from figures.layout import single_layout
 
-MIB = 1 << 20
 LEGEND_BELOW = {"orientation": "h", "yanchor": "top", "y": -0.22, "x": 0}  # clear of the data
 COLORS = {"naive": "#cb181d", "tiled": "#2171b5", "sdpa": "#238b45"}
 NAMES = {"naive": "naive (ours)", "tiled": "tiled (ours)", "sdpa": "torch SDPA (reference)"}

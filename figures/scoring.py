@@ -11,7 +11,7 @@ PALETTE = ("#6baed6", "#2171b5", "#e6550d", "#31a354")
 
 def cost_figure(names: Sequence[str], flops: Sequence[int], milliseconds: Sequence[float], length: int, d: int,
                 d_hidden: int, device: str) -> go.Figure:
-    """Two bar charts over the scoring functions: FLOPs from the formula (left), measured best-of-N time (right)."""
+    """Two bar charts over the scoring functions: FLOPs from the formula (left), measured median time (right)."""
     colors = list(PALETTE[: len(names)])
     axis = {"type": "category", "tickangle": -20}
     return go.Figure(

@@ -22,6 +22,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from core.train.checkpoints import MODELS_DIR, downsample_curve, save_model  # noqa: E402
+from core.train.evaluation import evaluate  # noqa: E402
 from core.train.tasks import get_task  # noqa: E402
 from core.train.training import (  # noqa: E402
     ModelSpec,
@@ -30,7 +31,6 @@ from core.train.training import (  # noqa: E402
     TrainConfig,
     Trainer,
     build_model,
-    evaluate,
     model_config,
 )
 

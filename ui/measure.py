@@ -13,7 +13,6 @@ fused ``scaled_dot_product_attention``, the reference) and "variant:<name>" (``c
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import partial
@@ -26,10 +25,11 @@ from core.attention import naive_attention
 from core.efficient import fast_variant_attention, sweep_params
 from core.measure.kv_cache_math import small_decoder, time_generation
 from core.measure.memory_meter import measure_peak
+from core.measure.timer import Timing, time_call
 from core.tiled import tiled_attention
 
 DTYPES: dict[str, torch.dtype] = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
-TIME_BUDGET_S = 0.5  # timed repeats per point stop after this much time (at least one, at most MAX_REPEATS)
+TIME_BUDGET_S = 0.5  # timed repeats per point stop after this much time, warm-up included (at least one run)
 MAX_REPEATS = 5
 
 
@@ -47,7 +47,8 @@ class Point:
 
 @dataclass(frozen=True)
 class Measurement:
-    """Best (least disturbed) seconds of the timed calls and the peak bytes one call allocates (``core.measure.memory_meter``)."""
+    """Median seconds of ``repeats`` timed calls (``core.measure.timer``) and the peak bytes one call allocates
+    (``core.measure.memory_meter``)."""
 
     seconds: float
     peak_bytes: int
@@ -72,31 +73,18 @@ def method_fn(method: str, n: int) -> Callable[..., torch.Tensor]:
     raise ValueError(f"unknown method {method!r}")
 
 
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
 @st.cache_data(max_entries=4096, show_spinner=False)
 def measure_point(device: str, n: int, d: int, heads: int, dtype: str, method: str) -> Measurement:
-    """Time (the best of up to MAX_REPEATS calls after a warm-up: the least disturbed by other work on the machine)
-    and peak memory of one method at one size; cached per all six arguments."""
+    """Time (the median of up to MAX_REPEATS calls after a warm-up, within TIME_BUDGET_S) and peak memory of one
+    method at one size; cached per all six arguments."""
     dev = torch.device(device)
     gen = torch.Generator().manual_seed(n)
     q, k, v = (torch.randn(1, heads, n, d, generator=gen).to(dev, DTYPES[dtype]) for _ in range(3))  # (1, H, n, d)
     fn = method_fn(method, n)
-    with torch.no_grad():
-        fn(q, k, v)  # warm-up: kernels, allocator, lazy initialisation
-        _sync(dev)
-        times: list[float] = []
-        spent = time.perf_counter()
-        while len(times) < MAX_REPEATS and (not times or time.perf_counter() - spent < TIME_BUDGET_S):
-            start = time.perf_counter()
-            fn(q, k, v)
-            _sync(dev)
-            times.append(time.perf_counter() - start)
+    with torch.no_grad():  # the warm-up call also does the kernels', allocator's and lazy initialisation
+        timing = time_call(lambda: fn(q, k, v), dev, repeats=MAX_REPEATS, time_budget_s=TIME_BUDGET_S)
         peak = measure_peak(fn, q, k, v, device=dev).peak_bytes
-    return Measurement(min(times), peak, len(times))
+    return Measurement(timing.median_s, peak, timing.runs)
 
 
 def _store(name: str) -> dict[Point, Measurement]:
@@ -129,17 +117,19 @@ def run_measurements(name: str, points: Iterable[Point], *, label: Callable[[Poi
 
 @dataclass(frozen=True)
 class DecodeTiming:
-    """Seconds per generated token with and without the KV cache, and whether both produced the same tokens."""
+    """Median seconds per generated token over ``runs`` generations, with and without the KV cache, and whether all
+    of them produced the same tokens."""
 
     with_cache: list[float]
     without_cache: list[float]
     same_tokens: bool
+    runs: int
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
 def measure_decoding(device: str, prompt_len: int, new_tokens: int, seed: int = 0, repeats: int = 3) -> DecodeTiming:
     """Greedy generation by a seeded 4-layer decoder (d_model 128, 4 heads), with the cache and without, each
-    ``repeats`` times; per token the best time is kept (the least disturbed by other work on the machine)."""
+    ``repeats`` times; per token the median over the repeats (``core.measure.timer.Timing``)."""
     dev = torch.device(device)
     model = small_decoder(4, 4, 4, 32, prompt_len + new_tokens, seed=seed).to(dev)
     prompt = torch.randint(0, model.config.vocab_size, (1, prompt_len), generator=torch.Generator().manual_seed(seed))
@@ -147,6 +137,7 @@ def measure_decoding(device: str, prompt_len: int, new_tokens: int, seed: int = 
     time_generation(model, prompt[:, :8], 2, use_cache=True)  # warm-up
     runs = {mode: [time_generation(model, prompt, new_tokens, use_cache=mode) for _ in range(repeats)]
             for mode in (True, False)}
-    best = {mode: [min(times) for times in zip(*(r.seconds for r in rs), strict=True)] for mode, rs in runs.items()}
+    median = {mode: [Timing.of(times).median_s for times in zip(*(r.seconds for r in rs), strict=True)]
+              for mode, rs in runs.items()}
     same = all(torch.equal(r.tokens, runs[True][0].tokens) for rs in runs.values() for r in rs)
-    return DecodeTiming(best[True], best[False], same)
+    return DecodeTiming(median[True], median[False], same, repeats)

@@ -16,8 +16,9 @@ from torch import nn
 
 from core.generation import Decoding, Prediction, Sampling, decode_task, predict
 from core.train.checkpoints import MODELS_DIR, load_model, read_card, shipped_names
+from core.train.evaluation import AttentionSnapshot, attention_snapshot
 from core.train.tasks import Task, get_task
-from core.train.training import AttentionSnapshot, ModelSpec, Trainer, attention_snapshot, build_model, model_config
+from core.train.training import ModelSpec, Trainer, build_model, model_config
 
 SHOWN_FIRST = ("reverse", "induction", "dates", "masked", "copy", "sort")  # pickers list shipped models in this order
 TRAINED_KEY = "_trained_run"  # the session's Trainer (model, task, history); not a widget, never in a link

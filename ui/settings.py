@@ -12,6 +12,7 @@ import streamlit as st
 import torch
 
 from core.measure.device import available_devices, device_label, resolve_device
+from core.measure.memory import MIB
 from ui.deeplink import restore_from_url
 
 SETTINGS_PREFIX = "settings_"
@@ -79,5 +80,5 @@ def get_settings() -> Settings:
     return Settings(
         device=resolve_device(state.get(DEVICE_KEY, "auto")),
         seed=int(state.get(SEED_KEY, DEFAULT_SEED)),
-        memory_budget_bytes=int(state.get(BUDGET_KEY, DEFAULT_BUDGET_MIB)) * 2**20,
+        memory_budget_bytes=int(state.get(BUDGET_KEY, DEFAULT_BUDGET_MIB)) * MIB,
     )

@@ -55,7 +55,7 @@ class FamilyExample:
 
 
 def _mask_from(traces: list[LayerTrace], kind: str) -> Tensor:
-    return torch.isfinite(getattr(traces[0], kind).scores[0, 0]).cpu()  # (Lq, Lk): layer 0, head 0
+    return torch.isfinite(getattr(traces[0], kind).masked_scores[0, 0]).cpu()  # (Lq, Lk): layer 0, head 0
 
 
 @torch.no_grad()

@@ -18,7 +18,9 @@ import warnings
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-MAX_BYTES = 5 * 2**20  # 5 MiB
+from core.measure.memory import MIB
+
+MAX_BYTES = 5 * MIB
 MAX_SIDE = 4096  # pixels, per side
 ALLOWED_FORMATS: tuple[str, ...] = ("PNG", "JPEG")
 UPLOAD_TYPES: tuple[str, ...] = ("png", "jpg", "jpeg")  # for st.file_uploader(type=...)
@@ -29,7 +31,7 @@ class ImageInputError(ValueError):
 
 
 def _megabytes(n_bytes: int) -> str:
-    return f"{n_bytes / 2**20:.1f} MB"
+    return f"{n_bytes / MIB:.1f} MB"
 
 
 def load_image(data: bytes, *, max_bytes: int = MAX_BYTES, max_side: int = MAX_SIDE) -> np.ndarray:

@@ -18,6 +18,7 @@ from torch import Tensor, nn
 from core.blocks import DecoderLayer, EncoderLayer, FeedForward, LayerNorm, RMSNorm, TransformerLayer
 from core.lab.toy_inputs import seeded_embeddings, seeded_module
 from core.masks import causal_mask
+from core.models import count_parameters
 
 LAYER_KINDS: tuple[str, ...] = ("encoder", "decoder")
 
@@ -157,16 +158,15 @@ def activation_curve(activation: str, xs: Tensor) -> Tensor:
 def ffn_parameters(d_model: int, d_ff: int, activation: str) -> int:
     """Parameters of ``FeedForward(d_model, d_ff, activation)``, counted on the meta device (nothing allocated)."""
     with torch.device("meta"):
-        return sum(p.numel() for p in FeedForward(d_model, d_ff, activation).parameters())
+        return count_parameters(FeedForward(d_model, d_ff, activation))["total"]
 
 
 def parameter_counts(module: nn.Module) -> dict[str, int]:
-    """Parameters directly owned by each sub-module (e.g. ``self_attn.w_q``), in module order; sums to the total."""
-    counts = {}
-    for name, sub in module.named_modules():
-        owned = sum(p.numel() for p in sub.parameters(recurse=False))
-        if owned:
-            counts[name or type(module).__name__] = owned
+    """Parameters directly owned by each sub-module (e.g. ``self_attn.w_q``), in module order; sums to the total.
+
+    ``core.models.count_parameters(module, by="module")`` without its "total"."""
+    counts = count_parameters(module, by="module")
+    del counts["total"]
     return counts
 
 

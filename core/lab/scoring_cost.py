@@ -1,4 +1,4 @@
-"""The four scoring functions side by side: seeded scorer modules, their parameter counts, FLOPs and measured time.
+"""The four scoring functions side by side: seeded scorer modules, their parameter counts, FLOPs and median time.
 
     dot             s(q, k) = qᵀk                       0 parameters
     scaled_dot      s(q, k) = qᵀk / √d                  0 parameters
@@ -11,8 +11,6 @@ FLOPs count a multiply-add as 2 and a tanh or a division as 1, for scoring Lq qu
 from __future__ import annotations
 
 import math
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -20,6 +18,8 @@ from torch import Tensor, nn
 
 from core.attention import SCORINGS, AdditiveScorer, MultiplicativeScorer, attention, attention_scores
 from core.lab.toy_inputs import seeded_module
+from core.measure.timer import time_call
+from core.models import count_parameters as count_module_parameters
 
 SCORING_NAMES = {
     "dot": "Dot product",
@@ -44,8 +44,8 @@ def build_scorers(d: int, d_hidden: int, seed: int, *, identity_w: bool = False)
 
 
 def count_parameters(module: nn.Module | None) -> int:
-    """Number of trainable numbers in a live scorer module (0 for the parameter-free dot products)."""
-    return 0 if module is None else sum(p.numel() for p in module.parameters() if p.requires_grad)
+    """Number of trainable numbers in a live scorer module (``core.models.count_parameters``; 0 for the dot products)."""
+    return 0 if module is None else count_module_parameters(module)["total"]
 
 
 def parameter_formula(scoring: str, d: int, d_hidden: int) -> tuple[str, int]:
@@ -102,36 +102,10 @@ def run_scoring(q: Tensor, k: Tensor, v: Tensor, scoring: str, scorer: nn.Module
         return attention(q, k, v, mask, scoring=scoring, scorer=scorer)
 
 
-def best_seconds(fn: Callable[[], object], device: torch.device, repeats: int = 7,
-                 time_budget_s: float | None = None) -> float:
-    """Fastest wall time of ``fn()`` over ``repeats`` runs after one warm-up (CUDA synchronised around each run).
-
-    The minimum, as timeit recommends: slower runs measure interference (other processes, thread wake-ups), not fn.
-    ``time_budget_s`` bounds the cost for slow calls: no new run starts once the warm-up and the timed runs have
-    taken that long. A warm-up slower than the whole budget is the measurement itself (its first-call overheads are
-    small beside such a call).
-    """
-    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-    start = time.perf_counter()
-    fn()
-    sync()
-    warm_up = time.perf_counter() - start
-    if time_budget_s is not None and warm_up >= time_budget_s:
-        return warm_up
-    times: list[float] = []
-    while len(times) < max(1, repeats):
-        if times and time_budget_s is not None and time.perf_counter() - start >= time_budget_s:
-            break
-        t0 = time.perf_counter()
-        fn()
-        sync()
-        times.append(time.perf_counter() - t0)
-    return min(times)
-
-
 @dataclass(frozen=True)
 class ScoringTiming:
-    """Measured best-of-``repeats`` seconds of each scoring's score matrix at (Lq, Lk, d, d_hidden) on ``device``."""
+    """Measured median seconds (``core.measure.timer``, up to ``repeats`` runs) of each scoring's score matrix at
+    (Lq, Lk, d, d_hidden) on ``device``."""
 
     length: int
     d: int
@@ -146,7 +120,7 @@ def time_scorings(
 ) -> ScoringTiming:
     """Time ``attention_scores`` for every scoring on random q, k ``(length, d)`` on ``device``.
 
-    ``time_budget_s`` applies to each scoring (:func:`best_seconds`): the additive score at L = 1024, h = 64 takes
+    ``time_budget_s`` applies to each scoring (``core.measure.timer.time_call``): the additive score at L = 1024, h = 64 takes
     ~0.23 s a call on a 2-core CPU, so a budget keeps the whole timing under a second."""
     g = torch.Generator().manual_seed(seed)
     q = torch.randn(length, d, generator=g).to(device)  # (L, d)
@@ -161,5 +135,5 @@ def time_scorings(
                 s = attention_scores(q, k, name, scorers[name])
                 return s * scale if scale is not None else s
 
-            seconds[name] = best_seconds(score, device, repeats, time_budget_s)
+            seconds[name] = time_call(score, device, repeats=repeats, time_budget_s=time_budget_s).median_s
     return ScoringTiming(length, d, d_hidden, str(device), seconds)

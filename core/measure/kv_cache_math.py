@@ -10,12 +10,13 @@ multi-query attention (MQA) one. :func:`real_cache_bytes` runs a small ``Decoder
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
+from functools import partial
 
 import torch
 
-from core.models import DecoderConfig, DecoderOnlyModel
+from core.measure.timer import time_call
+from core.models import DecoderConfig, DecoderOnlyModel, count_parameters
 
 DTYPE_BYTES: dict[str, int] = {"float32": 4, "float16": 2, "bfloat16": 2, "int8": 1}
 
@@ -145,12 +146,13 @@ def predicted_cache_check_peak_bytes(
     s = torch.empty((), dtype=dtype).element_size()
     with torch.device("meta"):  # the real model's shapes, nothing allocated
         model = small_decoder(layers, heads, kv_heads, head_dim, context)
-    params, vocab = [p.numel() for p in model.parameters()], model.config.vocab_size
+    n_params, vocab = count_parameters(model)["total"], model.config.vocab_size
+    largest = max(p.numel() for p in model.parameters())  # the largest single weight tensor
     d_model, d_ff, t = heads * head_dim, 2 * heads * head_dim, max(1, context - decode_steps)
-    build = 4 * (sum(params) + max(params)) + (0 if s == 4 else s * max(params))
+    build = 4 * (n_params + largest) + (0 if s == 4 else s * largest)
     scores = batch * heads * t * t * s  # (B, H, T, T)
     activations = batch * t * (3 * heads * head_dim + 2 * kv_heads * head_dim + 6 * d_model + 2 * d_ff) * s
-    prefill = s * sum(params) + layers * (3 * scores + activations) + 3 * scores + t * t + batch * t * vocab * s
+    prefill = s * n_params + layers * (3 * scores + activations) + 3 * scores + t * t + batch * t * vocab * s
     return max(build, prefill)
 
 
@@ -172,7 +174,7 @@ def real_cache_bytes(
     for start, stop in [(0, prefill)] + [(t, t + 1) for t in range(prefill, context)]:
         model(tokens[:, start:stop], caches=caches)
         lengths.append(caches[0].length)
-        real.append(sum(t.element_size() * t.numel() for c in caches for t in (c.k, c.v)))
+        real.append(sum(c.nbytes for c in caches))
     itemsize = torch.empty((), dtype=dtype).element_size()
     formula = [kv_cache_bytes(layers, kv_heads, head_dim, t, batch, itemsize) for t in lengths]
     return CacheCheck(lengths, real, formula, tuple(caches[0].k.shape), str(dtype).removeprefix("torch."))
@@ -190,22 +192,24 @@ class GenerationTiming:
 def time_generation(
     model: DecoderOnlyModel, prompt: torch.Tensor, new_tokens: int, *, use_cache: bool
 ) -> GenerationTiming:
-    """Greedy-decode ``new_tokens`` after ``prompt (B, T)`` and time each step.
+    """Greedy-decode ``new_tokens`` after ``prompt (B, T)`` and time each step (``core.measure.timer``, one run:
+    a step changes the cache, so it cannot be repeated; callers repeat whole generations and take the median).
 
     With the cache each step feeds one token and attends over the cached keys (O(T) attention work per token);
     without it every step reruns the whole sequence so far (O(T²) per token). Both give the same tokens.
     """
     times: list[float] = []
     caches = model.new_caches() if use_cache else None
+    chosen: list[torch.Tensor] = []  # the token each step picked, (B, 1)
+
+    def greedy_step(tokens: torch.Tensor) -> None:
+        chosen.append(model(tokens, caches=caches).logits[:, -1].argmax(dim=-1, keepdim=True))  # (B, V) -> (B, 1)
+
     sequence, step_input = prompt, prompt
-    sync = torch.cuda.synchronize if prompt.device.type == "cuda" else (lambda: None)
     for _ in range(new_tokens):
-        sync()
-        start = time.perf_counter()
-        logits = model(step_input if use_cache else sequence, caches=caches).logits[:, -1]  # (B, V)
-        next_token = logits.argmax(dim=-1, keepdim=True)  # (B, 1)
-        sync()
-        times.append(time.perf_counter() - start)
+        step = partial(greedy_step, step_input if use_cache else sequence)
+        times.append(time_call(step, prompt.device, repeats=1, warmup=False).median_s)
+        next_token = chosen[-1]  # (B, 1)
         sequence = torch.cat([sequence, next_token], dim=1)
         step_input = next_token
     return GenerationTiming(times, sequence)

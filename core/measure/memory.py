@@ -19,15 +19,10 @@ from dataclasses import dataclass
 
 import torch
 
+from core.attention import score_tensors_at_peak
 from core.tiled import tile_schedule
 
-MIB = 1 << 20
-
-# Score-sized (Lq, Lk) matrices alive at once inside core.attention.attention, the path naive_attention takes:
-# raw scores, scaled scores and weights (all three are kept for its trace); with a mask also the masked scores and
-# masked_softmax's two temporaries (the -inf-filled scores and the softmax before re-zeroing).
-NAIVE_SCORE_MATRICES = 3
-NAIVE_SCORE_MATRICES_MASKED = 6
+MIB = 1 << 20  # bytes in a mebibyte: the project's one MiB
 
 
 def _itemsize(dtype: torch.dtype) -> int:
@@ -38,10 +33,13 @@ def naive_memory_terms(
     batch: int, heads: int, lq: int, lk: int, d: int, dtype: torch.dtype = torch.float32,
     *, masked: bool = False, d_v: int | None = None,
 ) -> dict[str, int]:
-    """Bytes of each kind of tensor alive at the peak of ``core.attention.naive_attention``, by name."""
+    """Bytes of each kind of tensor alive at the peak of ``core.attention.naive_attention``, by name.
+
+    The number of score-sized matrices comes from the code path itself (``core.attention.score_tensors_at_peak``).
+    """
     s = _itemsize(dtype)
     d_v = d if d_v is None else d_v
-    copies = NAIVE_SCORE_MATRICES_MASKED if masked else NAIVE_SCORE_MATRICES
+    copies = score_tensors_at_peak(masked)
     terms = {
         f"{copies} score-sized matrices (B, H, Lq, Lk)": copies * batch * heads * lq * lk * s,
         "output (B, H, Lq, d_v)": batch * heads * lq * d_v * s,

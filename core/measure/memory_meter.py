@@ -14,7 +14,6 @@ attention kernels measured here.
 
 from __future__ import annotations
 
-import time
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,14 +22,16 @@ from typing import Any
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
-MIB = 1 << 20
+from core.measure.memory import MIB
+from core.measure.timer import time_call
 
 
 @dataclass(frozen=True)
 class MemoryMeasurement:
     """Peak bytes allocated by one call (above what was allocated before it), its result, and its duration.
 
-    ``seconds`` on CPU includes the meter's own per-op overhead: time a function without the meter to benchmark it.
+    ``seconds``: the one call, timed by ``core.measure.timer`` (one run, no warm-up); on CPU it includes the meter's
+    own per-op overhead: time a function without the meter (``core.measure.timer.time_call``) to benchmark it.
     """
 
     peak_bytes: int
@@ -110,19 +111,16 @@ def measure_peak(
     alive during the call. ``device`` defaults to that of the first tensor argument.
     """
     target = _device_of(args, kwargs, device)
+    results: list[Any] = []
+    call = lambda: results.append(fn(*args, **kwargs))  # noqa: E731
     if target.type == "cuda":
         torch.cuda.synchronize(target)
         torch.cuda.reset_peak_memory_stats(target)
         baseline = torch.cuda.memory_allocated(target)
-        start = time.perf_counter()
-        result = fn(*args, **kwargs)
-        torch.cuda.synchronize(target)
-        seconds = time.perf_counter() - start
+        seconds = time_call(call, target, repeats=1, warmup=False).median_s
         peak = torch.cuda.max_memory_allocated(target) - baseline
-        return MemoryMeasurement(peak, result, seconds, str(target), "cuda allocator")
+        return MemoryMeasurement(peak, results[0], seconds, str(target), "cuda allocator")
     meter = LiveStorageMeter(target.type)
-    start = time.perf_counter()
     with meter:
-        result = fn(*args, **kwargs)
-    seconds = time.perf_counter() - start
-    return MemoryMeasurement(meter.peak_bytes, result, seconds, str(target), f"{target.type} live storages")
+        seconds = time_call(call, target, repeats=1, warmup=False).median_s
+    return MemoryMeasurement(meter.peak_bytes, results[0], seconds, str(target), f"{target.type} live storages")

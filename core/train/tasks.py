@@ -1,4 +1,4 @@
-"""Synthetic tasks whose solutions have a clear attention pattern, and their character-level vocabularies.
+"""Synthetic tasks whose solutions have a clear attention pattern (vocabularies: ``core.train.vocab``).
 
     task        family    example (source -> target)        the attention that solves it
     copy        decoder   "abc"  -> "abc"                   output i looks at input i (a shifted diagonal)
@@ -26,60 +26,11 @@ from typing import ClassVar
 import torch
 from torch import Tensor
 
-PAD, BOS, EOS, SEP, MASK = "_", "^", "$", "=", "?"
-SPECIALS: tuple[str, ...] = (PAD, BOS, EOS, SEP, MASK)
+from core.train.vocab import BOS, EOS, MASK, PAD, SEP, InvalidInput, UnknownCharacters, Vocab
+
 IGNORE = -100  # target id that carries no loss (F.cross_entropy's ignore_index)
 HELD_OUT_MODULUS = 10  # 1 input in 10 (by hash) belongs to the held-out split
 LETTERS = "abcdefghijklmnopqrstuvwxyz"
-
-
-class UnknownCharacters(ValueError):
-    """Text holds characters outside a vocabulary; ``chars`` lists them (first occurrence order)."""
-
-    def __init__(self, chars: str, allowed: str, what: str = "this model") -> None:
-        self.chars = tuple(dict.fromkeys(chars))
-        self.allowed = allowed
-        named = ", ".join(repr(c) for c in self.chars)
-        super().__init__(f"unknown character{'s' * (len(self.chars) > 1)} {named}: {what} reads only {allowed!r}")
-
-
-class InvalidInput(ValueError):
-    """Text made of known characters that the task still cannot take (too long, wrong shape); says what to do."""
-
-
-@dataclass(frozen=True)
-class Vocab:
-    """Character vocabulary: the specials (pad, bos, eos, sep, mask) first, then the task's characters."""
-
-    symbols: tuple[str, ...]
-
-    def __post_init__(self) -> None:
-        if len(set(self.symbols)) != len(self.symbols) or any(len(s) != 1 for s in self.symbols):
-            raise ValueError(f"vocabulary symbols must be distinct single characters: {self.symbols}")
-
-    @classmethod
-    def from_alphabet(cls, alphabet: str) -> Vocab:
-        return cls(SPECIALS + tuple(sorted(set(alphabet) - set(SPECIALS))))
-
-    @cached_property
-    def index(self) -> dict[str, int]:
-        return {s: i for i, s in enumerate(self.symbols)}
-
-    def __len__(self) -> int:
-        return len(self.symbols)
-
-    def id(self, symbol: str) -> int:
-        return self.index[symbol]
-
-    def encode(self, text: str) -> list[int]:
-        """Characters -> ids; raises :class:`UnknownCharacters` naming every character not in the vocabulary."""
-        unknown = [c for c in text if c not in self.index]
-        if unknown:
-            raise UnknownCharacters("".join(unknown), "".join(self.symbols))
-        return [self.index[c] for c in text]
-
-    def decode(self, ids) -> str:
-        return "".join(self.symbols[int(i)] for i in ids)
 
 
 @dataclass(frozen=True)

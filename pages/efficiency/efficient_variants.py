@@ -112,7 +112,7 @@ with lab:
     times = {name: {m: r.seconds for m, r in done[f"variant:{name}"].items()} for name in VARIANTS
              if f"variant:{name}" in done}
     if times:
-        show_figure(cost_figure(times, title=f"Time per call vs n<br><sup>each variant's fast path, {device}, best of "
+        show_figure(cost_figure(times, title=f"Time per call vs n<br><sup>each variant's fast path, {device}, median of "
                                              "up to 5 runs</sup>"), key=f"{SLUG}_cost")
         peaks = {name: {m: r.peak_bytes for m, r in done[f"variant:{name}"].items()} for name in times}
         show_figure(peak_figure(peaks, title=f"Peak memory of one call vs n<br><sup>measured on {device}</sup>"),

@@ -5,6 +5,7 @@ import streamlit as st
 
 from core.measure.device import device_label
 from core.measure.memory import (
+    MIB,
     naive_memory_terms,
     predicted_naive_peak_bytes,
     predicted_tiled_peak_bytes,
@@ -49,7 +50,7 @@ with lab:
     refused = [n for n in ns if not guard("naive", n).allowed]
     eff = effective_budget_bytes(budget, device)
     st.caption(f"Device: **{device_label(device)}** · batch 1, {heads} heads of width {d}, {dtype_name}, no mask · "
-               f"memory budget {eff / 2**20:,.0f} MiB (sidebar setting, at most half of the free memory).")
+               f"memory budget {eff / MIB:,.0f} MiB (sidebar setting, at most half of the free memory).")
     if refused:
         st.warning(f"**Memory guard:** {guard('naive', refused[0]).message} Naive points at n ≥ {refused[0]:,} are "
                    "skipped; tiled and SDPA are still measured.")
@@ -71,10 +72,10 @@ with lab:
                                                            f"{dtype_name}, batch 1</sup>"), key=f"{SLUG}_memory")
     if results:
         show_figure(time_figure({m: {n: r.seconds for n, r in v.items()} for m, v in results.items()},
-                                title=f"Time per call vs n<br><sup>{device_label(device)}, best of up to 5 runs</sup>"),
+                                title=f"Time per call vs n<br><sup>{device_label(device)}, median of up to 5 runs</sup>"),
                     key=f"{SLUG}_time")
-        rows = [{"n": n, "method": NAMES[m], "time (ms)": r.seconds * 1e3, "measured peak (MiB)": r.peak_bytes / 2**20,
-                 "predicted peak (MiB)": predicted[m][ns.index(n)] / 2**20 if m in predicted else None}
+        rows = [{"n": n, "method": NAMES[m], "time (ms)": r.seconds * 1e3, "measured peak (MiB)": r.peak_bytes / MIB,
+                 "predicted peak (MiB)": predicted[m][ns.index(n)] / MIB if m in predicted else None}
                 for m, by_n in results.items() for n, r in by_n.items()]
         st.dataframe(pd.DataFrame(rows).sort_values(["n", "method"]), hide_index=True, width="stretch")
     else:

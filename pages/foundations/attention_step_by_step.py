@@ -114,7 +114,7 @@ def show_stages(run: HeadRun, settings) -> None:
                                      "t": run.temperature, "mask": run.mask, "seed": settings.seed, **run.extra})
     show_figure(every_label(heatmap(run.r["weights"], labels, labels, "4 · softmax weights (rows sum to 1)", zmin=0)),
                 key=f"{SLUG}_weights", export=export)
-    st.caption(f"÷ √d_k = ÷ {np.sqrt(run.d_k):.3f}"
+    st.caption(f"÷ √d_k = ÷ {1 / float(run.r['scale']):.3f}"
                + (f", then ÷ temperature {run.temperature:g}" if run.temperature != 1 else ""))
 
 

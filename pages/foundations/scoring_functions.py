@@ -87,7 +87,7 @@ with lab:
         "formula": "none" if name in ("dot", "scaled_dot") else " = ".join(
             map(str, parameter_formula(name, d, d_hidden))),
         "FLOPs": score_flops(name, length, length, d, d_hidden),
-        "best ms": None if timed is None else round(timed.seconds[name] * 1e3, 4),
+        "median ms": None if timed is None else round(timed.seconds[name] * 1e3, 4),
     } for name in SCORINGS])
     st.dataframe(table, hide_index=True, width="stretch")
     if timed is not None:
@@ -98,7 +98,7 @@ with lab:
     else:
         st.warning(guard.message)
     st.caption("FLOPs: multiply-add = 2, tanh or division = 1. dot 2·L²·d; scaled + L²; multiplicative 2·L·d² + "
-               "2·L²·d; additive 2·2L·d·h + 4·L²·h (it also builds an (L, L, h) tensor). Times: the fastest of up to 5 "
+               "2·L²·d; additive 2·2L·d·h + 4·L²·h (it also builds an (L, L, h) tensor). Times: the median of up to 5 "
                "runs (fewer when one run is slow) of the score matrix alone, measured once per setting on this device "
                "(cached).")
 

@@ -55,7 +55,8 @@ with lab:
     last = cached.steps[-1].cache_bytes
     st.caption(f"Cache after {len(cached.steps)} tokens: {sum(last):,} bytes in {len(last)} layers "
                f"(K and V, float32). Cached and uncached decoding produced "
-               f"{'identical tokens' if same else 'DIFFERENT tokens'}; median time per token "
+               f"{'identical tokens' if same else 'DIFFERENT tokens'}; time per token (median of "
+               f"{len(cached.steps)} steps each): "
                f"{1000 * timing['with KV cache']:.2f} ms with the cache vs "
                f"{1000 * timing['without (re-run prefix)']:.2f} ms without. With only ~20 positions the prefix "
                "is short, so the saving is small; it grows with the sequence length.")  # fmt: skip

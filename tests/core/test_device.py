@@ -8,13 +8,6 @@ import torch
 from core.measure.device import THREADS_ENV, available_devices, configure_threads, device_label, resolve_device
 
 
-@pytest.fixture
-def restore_threads():
-    before = torch.get_num_threads()
-    yield
-    torch.set_num_threads(before)
-
-
 def test_auto_resolves_to_cuda_only_when_present():
     assert resolve_device("cpu").type == "cpu"
     assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
@@ -23,7 +16,7 @@ def test_auto_resolves_to_cuda_only_when_present():
         resolve_device("tpu")
 
 
-def test_threads_default_to_half_the_cores(monkeypatch, restore_threads):
+def test_threads_default_to_half_the_cores(monkeypatch, one_cpu_thread):  # the conftest fixture restores the count afterwards
     monkeypatch.delenv(THREADS_ENV, raising=False)
     monkeypatch.setattr("os.cpu_count", lambda: 8)
     assert configure_threads() == 4 and torch.get_num_threads() == 4
@@ -32,7 +25,7 @@ def test_threads_default_to_half_the_cores(monkeypatch, restore_threads):
     assert "1 threads" in device_label(torch.device("cpu"))
 
 
-def test_threads_from_the_environment_or_the_argument(monkeypatch, restore_threads):
+def test_threads_from_the_environment_or_the_argument(monkeypatch, one_cpu_thread):  # the conftest fixture restores the count afterwards
     monkeypatch.setenv(THREADS_ENV, "3")
     assert configure_threads() == 3 and torch.get_num_threads() == 3
     monkeypatch.setenv(THREADS_ENV, "zero")  # not a positive number: ignored

@@ -8,17 +8,11 @@ import torch
 from core.attention import naive_attention
 from core.generation import Sampling, decode, decode_task, draw_token, head_inputs, next_token_probs, predict
 from core.masks import causal_mask
-from core.train.tasks import EOS, UnknownCharacters, get_task
+from core.train.tasks import get_task
 from core.train.training import ModelSpec, build_model, model_config
+from core.train.vocab import EOS, UnknownCharacters
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models run fastest on one thread, and a busy 2-core machine makes 2 threads ~20x slower (spin-waits)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_cpu_thread")
 
 
 SPEC = ModelSpec(n_layers=2, n_heads=4, d_model=32, positional="rope")

@@ -29,16 +29,7 @@ from core.measure.memory_guard import (
 from core.measure.memory_meter import measure_peak
 from core.tiled import tiled_attention, trace_tiled_attention
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_cpu_thread():
-    """Run this file's CPU work on one thread. With small tiles each op is tiny, and on a busy 2-core machine two
-    OpenMP threads wait on each other at every op (measured: 15 s instead of 0.3 s for one call); results and
-    measured bytes do not depend on the thread count."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_cpu_thread")
 
 
 def qkv(n: int, heads: int = 8, d: int = 64, device: str = "cpu"):
@@ -116,6 +107,35 @@ def test_measured_naive_peak_is_close_to_predicted(masked):
     measured = measure_peak(naive_attention, q, k, v, mask).peak_bytes
     predicted = predicted_naive_peak_bytes(1, 4, 700, 700, 32, masked=masked)
     assert 0.8 <= measured / predicted <= 1.25, (measured, predicted)
+
+
+@pytest.mark.parametrize("masked", [False, True], ids=["unmasked", "causal"])
+@pytest.mark.parametrize(("batch", "heads", "lq", "lk", "d"), [(1, 4, 300, 200, 32), (2, 2, 128, 128, 16),
+                                                              (1, 1, 700, 500, 8)])
+def test_naive_prediction_counts_the_score_matrices_attention_really_holds(batch, heads, lq, lk, d, masked):
+    """Pins core.attention.score_tensors_at_peak (what the prediction counts) to a measurement: the prediction is
+    within half a score matrix of the measured peak, so attention() holding one score-sized tensor more or less than
+    it declares fails here."""
+    gen = torch.Generator().manual_seed(1)
+    q, k, v = (torch.randn(batch, heads, n, d, generator=gen) for n in (lq, lk, lk))
+    mask = torch.ones(lq, lk, dtype=torch.bool).tril() if masked else None
+    measured = measure_peak(naive_attention, q, k, v, mask).peak_bytes
+    predicted = predicted_naive_peak_bytes(batch, heads, lq, lk, d, masked=masked)
+    score_bytes = batch * heads * lq * lk * 4  # one (B, H, Lq, Lk) float32 matrix
+    assert abs(measured - predicted) < score_bytes / 2, (measured, predicted, score_bytes)
+
+
+@pytest.mark.parametrize(("batch", "heads", "lq", "lk", "d", "block_q", "block_k"),
+                         [(1, 4, 300, 200, 32, 64, 64), (2, 2, 128, 128, 16, 32, 64), (1, 8, 1000, 700, 32, 128, 256)])
+def test_tiled_prediction_is_within_a_quarter_tile_of_the_measured_peak(batch, heads, lq, lk, d, block_q, block_k):
+    """The tiled prediction against a measurement, tighter than the ratio test above: a tile-sized buffer more or
+    less in core.tiled than core.measure.memory counts fails here."""
+    gen = torch.Generator().manual_seed(2)
+    q, k, v = (torch.randn(batch, heads, n, d, generator=gen) for n in (lq, lk, lk))
+    measured = measure_peak(tiled_attention, q, k, v, block_q=block_q, block_k=block_k).peak_bytes
+    predicted = predicted_tiled_peak_bytes(batch, heads, lq, lk, d, block_q=block_q, block_k=block_k)
+    tile_bytes = batch * heads * min(block_q, lq) * min(block_k, lk) * 4  # one (B, H, bq, bk) float32 score tile
+    assert abs(measured - predicted) < tile_bytes / 4, (measured, predicted, tile_bytes)
 
 
 def test_tiled_peak_targets_against_naive_and_sdpa():

@@ -148,6 +148,19 @@ def test_parameter_counts_read_from_the_live_module():
     assert count_parameters(gqa)["attention"] == n * (2 * (d * d + d) + 2 * (d * d_k + d_k))
 
 
+def test_parameter_counts_by_module_are_what_each_module_owns():
+    cfg = DecoderConfig(**SMALL)
+    model = DecoderOnlyModel(cfg)
+    d, v = cfg.d_model, cfg.vocab_size
+    by_module = count_parameters(model, by="module")
+    assert by_module["embedding"] == v * d  # the tied output head owns the same tensor: counted once, here
+    assert "lm_head" not in by_module
+    assert by_module["decoder.layers.0.self_attn.w_q"] == d * d + d
+    assert by_module["total"] == sum(n for name, n in by_module.items() if name != "total") == model.n_parameters()
+    with pytest.raises(ValueError, match="'module'"):
+        count_parameters(model, by="layer")
+
+
 def test_configs_are_frozen_and_validated():
     cfg = DecoderConfig(**SMALL)
     with pytest.raises(dataclasses.FrozenInstanceError):

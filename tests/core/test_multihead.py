@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
+import math
+
 import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
+from core.attention import AttentionTrace, attention
 from core.masks import causal_mask, combine_masks, cross_mask, padding_mask
-from core.multihead import KVCache, MultiHeadAttention
+from core.multihead import HeadsTrace, KVCache, MultiHeadAttention
 from core.positional import RotaryEmbedding
 from tests.core.reference import copy_mha_into_torch
 
@@ -60,14 +64,14 @@ def test_heads_trace_holds_each_head():
     out, t = mha(x, mask=causal_mask(5))
     d_k = D_MODEL // N_HEADS
     assert t.q.shape == t.k.shape == t.v.shape == t.heads_out.shape == (2, N_HEADS, 5, d_k)
-    assert t.scores.shape == t.weights.shape == (2, N_HEADS, 5, 5) and t.concat.shape == (2, 5, D_MODEL)
+    assert t.masked_scores.shape == t.weights.shape == (2, N_HEADS, 5, 5) and t.concat.shape == (2, 5, D_MODEL)
     head = 2  # head h reads columns h·d_k .. (h+1)·d_k of the projections
     torch.testing.assert_close(t.q[:, head], mha.w_q(x)[..., head * d_k : (head + 1) * d_k])
     torch.testing.assert_close(t.raw_scores, t.q @ t.k.transpose(-2, -1))
     torch.testing.assert_close(t.heads_out, t.weights @ t.v)
     torch.testing.assert_close(t.concat[..., head * d_k : (head + 1) * d_k], t.heads_out[:, head])
     torch.testing.assert_close(out, mha.w_o(t.concat))
-    assert torch.isinf(t.scores[..., 0, 1:]).all()  # masked scores are -inf
+    assert torch.isinf(t.masked_scores[..., 0, 1:]).all()  # masked scores are -inf
 
 
 def gqa_as_mha(gqa: MultiHeadAttention) -> MultiHeadAttention:
@@ -152,3 +156,16 @@ def test_property_self_attention_without_positions_is_permutation_equivariant(le
     out_perm, trace_perm = mha(x[:, perm])
     torch.testing.assert_close(out_perm, out[:, perm])
     torch.testing.assert_close(trace_perm.weights, trace.weights[:, :, perm][..., perm])
+
+
+def test_traces_share_names_and_order_and_carry_their_scale():
+    single = [f.name for f in dataclasses.fields(AttentionTrace)]
+    heads = [f.name for f in dataclasses.fields(HeadsTrace)]
+    shared = [name for name in heads if name in single]
+    assert shared == [name for name in single if name in heads] == ["raw_scores", "masked_scores", "weights", "scale"]
+    _, trace = MultiHeadAttention(D_MODEL, N_HEADS)(torch.randn(2, 5, D_MODEL))
+    assert trace.scale == 1 / math.sqrt(D_MODEL // N_HEADS)
+    q, k, v = torch.randn(3, 9), torch.randn(4, 9), torch.randn(4, 2)
+    assert attention(q, k, v).scale == 1 / 3
+    assert attention(q, k, v, scoring="dot").scale == 1.0 and attention(q, k, v, scale=0.5).scale == 0.5
+    torch.testing.assert_close(attention(q, k, v).scaled_scores, attention(q, k, v).raw_scores / 3)

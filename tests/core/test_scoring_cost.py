@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import time
 
 import pytest
 import torch
@@ -11,7 +10,6 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from core.attention import SCORINGS, attention
 from core.lab.scoring_cost import (
-    best_seconds,
     build_scorers,
     count_parameters,
     parameter_formula,
@@ -60,22 +58,6 @@ def test_flop_formulas_agree_with_torch_flop_counter(lq, lk, d, h):
     assert _matmul_flops(lambda: scorers["additive"](q, k)) == score_flops("additive", lq, lk, d, h) - elementwise
     with pytest.raises(ValueError, match="unknown scoring"):
         score_flops("cosine", 1, 1, 1, 1)
-
-
-def test_best_seconds_stops_repeating_once_the_time_budget_is_spent():
-    calls = []
-
-    def slow():
-        calls.append(1)
-        time.sleep(0.02)
-
-    assert best_seconds(slow, torch.device("cpu"), repeats=5, time_budget_s=0.01) >= 0.02
-    assert len(calls) == 1  # the warm-up alone spent the budget: it is the measurement
-    calls.clear()
-    best_seconds(slow, torch.device("cpu"), repeats=5, time_budget_s=0.07)
-    assert 2 <= len(calls) < 1 + 5  # runs stop once the budget is spent, after at least one timed run
-    calls.clear()
-    assert best_seconds(slow, torch.device("cpu"), repeats=3) >= 0.02 and len(calls) == 1 + 3  # no budget: every repeat
 
 
 def test_time_scorings_measures_every_scoring():

@@ -12,17 +12,11 @@ from safetensors.torch import load_file
 
 from core.generation import Sampling, decode_task
 from core.train.checkpoints import MODELS_DIR, load_model, shipped_names
-from core.train.tasks import EOS, get_task
-from core.train.training import evaluate
+from core.train.evaluation import evaluate
+from core.train.tasks import get_task
+from core.train.vocab import EOS
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models run fastest on one thread, and a busy 2-core machine makes 2 threads ~20x slower (spin-waits)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_cpu_thread")
 
 
 # name -> (metric, the issue's bar). masked has no bar in the issue: its card reports what it reaches.

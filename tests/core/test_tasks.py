@@ -7,19 +7,8 @@ import random
 import pytest
 import torch
 
-from core.train.tasks import (
-    BOS,
-    EOS,
-    IGNORE,
-    MASK,
-    SEP,
-    TASKS,
-    InvalidInput,
-    UnknownCharacters,
-    Vocab,
-    get_task,
-    is_held_out,
-)
+from core.train.tasks import IGNORE, TASKS, get_task, is_held_out
+from core.train.vocab import BOS, EOS, MASK, SEP, InvalidInput, UnknownCharacters, Vocab
 
 
 def test_answers():

@@ -29,15 +29,7 @@ BLOCKS = (1, 3, 16, 64, "whole")
 EPS = 1e-6  # a few fp32 ulps at |o| ~ 1: covers cases where naive fp32 happens to be (almost) exact
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_cpu_thread():
-    """Run this file's CPU work on one thread. With small tiles each op is tiny, and on a busy 2-core machine two
-    OpenMP threads wait on each other at every op (measured: 15 s instead of 0.3 s for one call); results and
-    measured bytes do not depend on the thread count."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_cpu_thread")
 
 
 def make_qkv(batch: int, heads: int, kv_heads: int, lq: int, lk: int, d: int = 16, seed: int = 0):

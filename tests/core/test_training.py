@@ -8,6 +8,7 @@ from dataclasses import replace
 import pytest
 import torch
 
+from core.train.evaluation import evaluate, score_logits
 from core.train.tasks import IGNORE, get_task
 from core.train.training import (
     ModelSpec,
@@ -15,21 +16,12 @@ from core.train.training import (
     TrainConfig,
     Trainer,
     build_model,
-    evaluate,
     learning_rate,
     model_config,
-    score_logits,
     train,
 )
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models run fastest on one thread, and a busy 2-core machine makes 2 threads ~20x slower (spin-waits)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_cpu_thread")
 
 
 SMALL = ModelSpec(n_layers=1, n_heads=2, d_model=16, positional="rope", dropout=0.1)

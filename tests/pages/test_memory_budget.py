@@ -21,6 +21,7 @@ import pytest
 import streamlit as st
 import torch
 
+from core.measure.memory import MIB
 from core.measure.memory_meter import measure_peak
 from course.registry import PAGES
 from tests.apptest_utils import error_messages, open_page
@@ -29,7 +30,6 @@ from ui.settings import BUDGET_KEY
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads RSS from /proc/self")
 
-MIB = 2**20
 # What a rerun costs on top of the tensors a page allocates, whatever the budget: Python objects, the Plotly figures
 # and their JSON, Streamlit's protobufs. Measured here (2-core Linux, torch 2.13 CPU) with this file's meter: a rerun
 # at default settings with the caches cleared grows RSS by 0.2-2.3 MiB ("defaults" in the printed line; why_sqrt_dk's

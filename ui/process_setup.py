@@ -2,9 +2,9 @@
 imported, then everything alive frozen out of the garbage collector's full collections.
 
 The course map needs no torch, so the first script run only starts :func:`start_core_warm_up` and paints the map at
-once (`import torch` alone takes ~2 s on the 2-core CPU). While the learner reads it, a daemon thread configures
-torch's CPU threads, imports every module of the course (and so torch, numpy, Plotly, pandas, matplotlib), runs one
-meta-device op (torch's lazily imported compiler modules) and then :func:`ui.gc_tuning.freeze_startup_objects`:
+once (`import torch` alone takes ~2 s on the 2-core CPU). While the learner reads it, a daemon thread (after a short
+delay, so as not to slow the map's own delivery) configures torch's CPU threads, imports every module of the course
+(and so torch, numpy, pandas, matplotlib), runs one meta-device op (torch's lazily imported compiler modules) and then :func:`ui.gc_tuning.freeze_startup_objects`:
 the full garbage collection Streamlit runs after every rerun skips those ~400,000 objects from then on. A page that
 needs the core calls :func:`wait_for_core` first (``app.py`` does, under a spinner), so no script computes with
 torch before its threads are set or imports a course module half-way through the warm-up's import of it.
@@ -23,6 +23,10 @@ from ui.gc_tuning import freeze_startup_objects
 
 COURSE_PACKAGES = ("core", "figures", "ui", "course")
 WARM_UP_THREAD_NAME = "attention-lab-core-warm-up"
+# The warm-up holds the GIL for long stretches (loading torch's shared libraries) and keeps a core busy: started at
+# once, it slowed the map's own first run, the websocket and the lazily loaded frontend files the browser fetches to
+# draw the map. So it first waits this long, unless a course page asks for the core sooner (`wait_for_core`).
+WARM_UP_DELAY_S = 1.5
 
 _log = logging.getLogger(__name__)
 
@@ -66,6 +70,7 @@ class _CoreWarmUp:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._done = threading.Event()
+        self._needed = threading.Event()
         self.error: BaseException | None = None
 
     def start(self) -> threading.Thread:
@@ -77,6 +82,7 @@ class _CoreWarmUp:
             return self._thread
 
     def _run(self) -> None:
+        self._needed.wait(timeout=WARM_UP_DELAY_S)  # let the map reach the browser first
         try:
             frozen = prepare_core()
             _log.info("Attention Lab: transformer core loaded, %d objects frozen", frozen)
@@ -91,8 +97,9 @@ class _CoreWarmUp:
         return self._done.is_set()
 
     def wait(self) -> None:
-        """Start the warm-up if needed and block until it has finished; re-raise its error, if any."""
+        """Start the warm-up if needed (now: no delay) and block until it has finished; re-raise its error, if any."""
         self.start()
+        self._needed.set()
         self._done.wait()
         if self.error is not None:
             raise RuntimeError("loading the transformer core failed (see the server log)") from self.error
@@ -102,7 +109,8 @@ _WARM_UP = _CoreWarmUp()
 
 
 def start_core_warm_up() -> threading.Thread:
-    """Once per process: start loading the core in a daemon thread. Returns at once, with that thread."""
+    """Once per process: start loading the core in a daemon thread, WARM_UP_DELAY_S from now (sooner if a page waits
+    for it). Returns at once, with that thread."""
     return _WARM_UP.start()
 
 

@@ -15,11 +15,15 @@ PRELOAD_KEY = "chart_library_preload"
 PRELOAD_HEIGHT_PX = 10  # Plotly's smallest height
 
 
+_HIDDEN_AXIS = {"visible": False, "fixedrange": True}
+# Built once (validating a layout costs ~2 ms a rerun); Streamlit copies a figure before sending it, never changes it.
+_EMPTY_FIGURE = go.Figure(layout={
+    "height": PRELOAD_HEIGHT_PX, "margin": {"l": 0, "r": 0, "t": 0, "b": 0}, "xaxis": _HIDDEN_AXIS,
+    "yaxis": _HIDDEN_AXIS, "paper_bgcolor": "rgba(0,0,0,0)", "plot_bgcolor": "rgba(0,0,0,0)",
+})
+
+
 def preload_chart_library() -> None:
     """Draw an empty, transparent, static chart, PRELOAD_HEIGHT_PX high (no axes, no mode bar, nothing to hover)."""
-    hidden_axis = {"visible": False, "fixedrange": True}
-    figure = go.Figure(layout={
-        "height": PRELOAD_HEIGHT_PX, "margin": {"l": 0, "r": 0, "t": 0, "b": 0}, "xaxis": hidden_axis,
-        "yaxis": hidden_axis, "paper_bgcolor": "rgba(0,0,0,0)", "plot_bgcolor": "rgba(0,0,0,0)",
-    })
-    st.plotly_chart(figure, key=PRELOAD_KEY, config={"staticPlot": True, "displayModeBar": False})
+    st.plotly_chart(_EMPTY_FIGURE, key=PRELOAD_KEY,
+                    config={"staticPlot": True, "displayModeBar": False})

@@ -4,8 +4,9 @@ imported, then everything alive frozen out of the garbage collector's full colle
 The course map needs no torch, so the first script run only starts :func:`start_core_warm_up` and paints the map at
 once (`import torch` alone takes ~2 s on the 2-core CPU). While the learner reads it, a daemon thread (after a short
 delay, so as not to slow the map's own delivery) configures torch's CPU threads, imports every module of the course
-(and so torch, numpy, pandas, matplotlib), runs one meta-device op (torch's lazily imported compiler modules) and then :func:`ui.gc_tuning.freeze_startup_objects`:
-the full garbage collection Streamlit runs after every rerun skips those ~400,000 objects from then on. A page that
+(and so torch, numpy, pandas, matplotlib), runs one meta-device op (torch's lazily imported compiler modules) and
+then :func:`ui.gc_tuning.freeze_startup_objects`: the full garbage collection Streamlit runs after every rerun skips
+those ~400,000 objects from then on. A page that
 needs the core calls :func:`wait_for_core` first (``app.py`` does, under a spinner), so no script computes with
 torch before its threads are set or imports a course module half-way through the warm-up's import of it.
 

@@ -2,7 +2,8 @@
 
     python -m bench.bench_pages [--settings default|max|both] [--reruns 20] [--pages slug,slug] [--uncached]
 
-For each page in `course.registry.PAGES` (pages added later are measured without touching this file):
+For each page in `course.registry.PAGES` (pages added later are measured without touching this file), and the
+course map (`--pages home`: no widget, so a plain rerun is timed, after the core's background warm-up is done):
 
 - **default**: open the page, then alternate one main-area widget between its default value and the neighbouring
   step (slider ±1 step, select slider / select box: the next option).
@@ -38,11 +39,14 @@ import statistics
 import time
 from dataclasses import dataclass
 
-from course.registry import PAGES
+from course.registry import HOME_MODULE, PAGES, PageEntry
 from tests.apptest_utils import error_messages, open_page
 from tests.pages.test_fuzz_widgets import _extreme, _page_widgets, _set
+from ui.process_setup import wait_for_core
 
 BUDGET_S = {"default": 0.100, "max": 1.0}
+HOME = PageEntry(slug="home", section="Start", title="Course map", icon="🗺️", order=0, lesson="", module=HOME_MODULE,
+                 summary="")
 ALTERNATED_KINDS = ("slider", "select_slider", "selectbox", "number_input")
 MAX_PASSES = 4
 
@@ -144,15 +148,20 @@ def bench_page(entry, reruns: int, heavy: bool, uncached: bool) -> PageResult:
         result.error = "; ".join(error_messages(at))[:120]
         return result
     picked = pick_widget(at, entry.slug, heavy)
-    if picked is None:
+    if picked is None and entry is not HOME:
         return result
-    kind, key, label, (a, b) = picked
-    result.widget = f"{kind} '{label}' {a!s} ↔ {b!s}"
+    if picked is None:
+        result.widget = "(no widget: plain rerun)"
+        wait_for_core()  # the map's first run started it: time the map as it reruns for good
+    else:
+        kind, key, label, (a, b) = picked
+        result.widget = f"{kind} '{label}' {a!s} ↔ {b!s}"
     if uncached:
         import streamlit as st
     walls, cpus, gcs = [], [], []
     for i in range(reruns + 2):
-        _set(at, kind, key, b if i % 2 == 0 else a)
+        if picked is not None:
+            _set(at, kind, key, b if i % 2 == 0 else a)
         if uncached:
             st.cache_data.clear()
         c0, t0 = time.process_time(), time.perf_counter()
@@ -210,8 +219,8 @@ def run_table(settings: str, reruns: int, wanted: set[str], uncached: bool) -> l
           "widget alternated |")
     print("|---|---:|---:|---:|---:|---:|---|")
     results = []
-    for entry in PAGES:
-        if wanted and entry.slug not in wanted:
+    for entry in (HOME, *PAGES):
+        if (wanted or entry is HOME) and entry.slug not in wanted:
             continue
         r = bench_page(entry, reruns, heavy, uncached)
         results.append(r)
@@ -238,7 +247,7 @@ def main() -> None:
     parser.add_argument("--uncached", action="store_true", help="clear st.cache_data before every timed rerun")
     args = parser.parse_args()
     wanted = {s for s in args.pages.split(",") if s}
-    unknown = wanted - {p.slug for p in PAGES}
+    unknown = wanted - {p.slug for p in (HOME, *PAGES)}
     if unknown:
         parser.error(f"unknown page(s): {', '.join(sorted(unknown))}")
     _quiet_streamlit_logs()

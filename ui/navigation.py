@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import streamlit as st
+from streamlit.navigation.page import StreamlitPage
 
 from course.registry import HOME_MODULE, PAGES, SECTIONS, pages_in_section
+
+HOME_URL_PATH = "home"
 
 
 def build_navigation() -> dict[str, list[st.Page]]:
     """{section: [st.Page, ...]} with the course map as the default page."""
     nav: dict[str, list[st.Page]] = {
-        "Start": [st.Page(HOME_MODULE, title="Course map", icon="🗺️", url_path="home", default=True)]
+        "Start": [st.Page(HOME_MODULE, title="Course map", icon="🗺️", url_path=HOME_URL_PATH, default=True)]
     }
     for section in SECTIONS:
         entries = pages_in_section(section)
@@ -18,3 +21,10 @@ def build_navigation() -> dict[str, list[st.Page]]:
             nav[section] = [st.Page(e.module, title=e.title, icon=e.icon, url_path=e.slug) for e in entries]
     assert sum(len(v) for v in nav.values()) == len(PAGES) + 1
     return nav
+
+
+def needs_core(page: StreamlitPage) -> bool:
+    """Whether `page` (what `st.navigation` returned) runs the transformer core: every course page but the map.
+
+    Told by the page's URL path, a registry slug (the map is the default page, whose URL path is "")."""
+    return page.url_path in {entry.slug for entry in PAGES}

@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import subprocess
+import sys
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 import course.progress_store as store_module
 from course.progress_store import DATA_ENV, DB_NAME, ProgressStore, new_learner_id
-from tests.apptest_utils import APP, TIMEOUT_S, error_messages, open_page
+from tests.apptest_utils import APP, ROOT, TIMEOUT_S, error_messages, open_page
 
 HOME = "pages/start/home.py"
 MHA = "06_multi_head"
@@ -194,3 +196,13 @@ def test_an_unreachable_data_folder_gives_a_note_and_the_map_still_works(monkeyp
     assert not at.exception, error_messages(at)
     assert any("cannot be saved" in w.value for w in at.warning)
     assert "Start here" in _text(at) and len(at.get("progress")) == 6
+
+
+def test_the_map_and_the_store_import_neither_torch_nor_the_core():
+    """The course map paints before torch is loaded (cold start): its modules must not pull torch or core in."""
+    code = (
+        "import sys; import ui.course_map, ui.learner, ui.progress, course.progress_store; "
+        "bad = [m for m in sys.modules if m == 'torch' or m == 'core' or m.startswith('core.')]; print(bad)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "[]", out.stdout + out.stderr

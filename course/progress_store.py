@@ -100,11 +100,10 @@ SCHEMA_VERSION = len(MIGRATIONS)
 
 
 def _read_only(path: Path) -> bool:
-    """True when the database file (or, before it exists, its folder) exists but may not be written by us."""
-    target = path if path.exists() else path.parent
-    return target.exists() and not os.access(target, os.W_OK) or (
-        path.exists() and not os.access(path.parent, os.W_OK)
-    )
+    """True when the database file or its folder exists but this process may not write it."""
+    if path.exists():
+        return not (os.access(path, os.W_OK) and os.access(path.parent, os.W_OK))
+    return path.parent.exists() and not os.access(path.parent, os.W_OK)
 
 
 def _explain(err: BaseException, path: Path) -> str:

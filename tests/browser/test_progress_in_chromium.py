@@ -13,15 +13,16 @@ import subprocess
 import pytest
 
 from course.registry import PAGES
+from tests.apptest_utils import lesson_line, section_line
 from tests.browser.conftest import _free_port, start_streamlit, wait_for_app, wait_healthy
 from tests.browser.streamlit_ui import TIMEOUT_MS, open_page, page_errors
 from ui.learner import COOKIE, LINK_PARAM
 
 PAGE = "masks"
 LESSON = "05_masks"
-FOUNDATIONS_EMPTY = "0/5 lessons read · 0/18 questions answered · 0 right"
-FOUNDATIONS_DONE = "1/5 lessons read · 1/18 questions answered · 1 right"
-LESSON_DONE = "✅ read · 1/4 questions answered, 1 right"
+FOUNDATIONS_EMPTY = section_line("Foundations", 0, 0, 0)
+FOUNDATIONS_DONE = section_line("Foundations", 1, 1, 1)
+LESSON_DONE = lesson_line(LESSON, True, 1, 1)
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from streamlit.testing.v1 import AppTest
 
 import course.progress_store as store_module
 from course.progress_store import DATA_ENV, DB_NAME, ProgressStore, new_learner_id
-from tests.apptest_utils import APP, ROOT, TIMEOUT_S, error_messages, open_page
+from tests.apptest_utils import APP, ROOT, TIMEOUT_S, error_messages, lesson_line, open_page, section_line
 
 HOME = "pages/start/home.py"
 MHA = "06_multi_head"
@@ -56,7 +56,7 @@ def test_a_fresh_learner_sees_start_here_and_zero_progress():
     assert not at.exception, error_messages(at)
     text = _text(at)
     assert "Start here" in text and "Continue where you left off" not in text
-    assert "0/5 lessons read · 0/18 questions answered · 0 right" in text  # Foundations
+    assert section_line("Foundations", 0, 0, 0) in text
     assert len(at.get("progress")) == 6  # one bar per section
     assert ProgressStore().has_learner(_learner(at))  # the identity is registered at once
 
@@ -68,8 +68,8 @@ def test_the_personal_link_shows_that_learners_progress_per_section_and_lesson()
     assert _learner(at) == learner and "learner" not in at.query_params  # taken, and gone from the address
     text = _text(at)
     assert "This browser now keeps the progress of your personal link." in text
-    assert "2/5 lessons read · 5/18 questions answered · 4 right" in text
-    assert "📖 Scaled dot-product attention — ✅ read · 2/4 questions answered, 1 right" in text.replace("\\", "")
+    assert section_line("Foundations", 2, 5, 4) in text
+    assert "📖 Scaled dot-product attention — " + lesson_line("02_scaled_dot_product", True, 2, 1) in text.replace("\\", "")
     links = {link.proto.label: link.proto.page for link in at.get("page_link")}
     continue_link = next(page for label, page in links.items() if "Continue where you left off" in label)
     assert "attention_step_by_step" in continue_link  # lesson 02 is read but two questions are still open
@@ -85,7 +85,7 @@ def test_an_unknown_or_malformed_link_gets_a_fresh_identity_not_someone_elses(li
     assert not at.exception, error_messages(at)
     assert _learner(at) not in (link, victim) and "learner" not in at.query_params
     text = _text(at)
-    assert "not known here" in text and "0/5 lessons read" in text
+    assert "not known here" in text and section_line("Foundations", 0, 0, 0) in text
     assert all("<script" not in m.value or not m.proto.allow_html for m in at.markdown)
 
 
@@ -100,7 +100,7 @@ def test_a_personal_code_typed_on_the_map_takes_that_progress_and_a_wrong_one_do
     at.text_input(key="learner_code").set_value(f"  {learner} ")
     at.button(key="FormSubmitter:learner_code_form-Use this code").click().run()
     assert not at.exception, error_messages(at)
-    assert _learner(at) == learner and "2/5 lessons read" in _text(at)
+    assert _learner(at) == learner and section_line("Foundations", 2, 5, 4) in _text(at)
     assert "This browser now keeps the progress of that code." in _text(at)
 
 
@@ -114,9 +114,9 @@ def test_answers_on_a_page_are_saved_and_the_map_shows_them():
     assert not at.exception, error_messages(at)
     assert ProgressStore().load(learner)["lessons"][MHA] == {"read": True, "quiz": {"heads_vs_params": True}}
     at.switch_page(HOME).run()  # the same session opens the map
-    assert "1/2 lessons read · 1/8 questions answered · 1 right" in _text(at)  # Multi-head & positions
+    assert section_line("Multi-head & positions", 1, 1, 1) in _text(at)
     other = open_map()  # another browser: its own, empty progress
-    assert _learner(other) != learner and "0/2 lessons read · 0/8 questions answered" in _text(other)
+    assert _learner(other) != learner and section_line("Multi-head & positions", 0, 0, 0) in _text(other)
 
 
 def test_the_search_box_links_to_pages_and_never_renders_html():
@@ -166,9 +166,9 @@ def test_a_corrupt_database_gives_a_note_and_progress_in_memory(progress_data_di
     at = open_page("pages/multihead_positions/multi_head.py")
     _answer_on_page(at)
     _assert_kept_in_memory(at, "damaged")
-    assert "1/4 questions answered, 1 right" in _text(at)
+    assert lesson_line(MHA, False, 1, 1) in _text(at)
     at.switch_page(HOME).run()
-    assert not at.exception and "1/2 lessons read" not in _text(at) and "0/2 lessons read · 1/8" in _text(at)
+    assert not at.exception and section_line("Multi-head & positions", 0, 1, 1) in _text(at)
     assert any("damaged" in w.value for w in at.warning)
 
 

@@ -258,15 +258,6 @@ class ProgressStore:
                     [(learner_id, lesson_id, q, int(bool(c)), now) for q, c in record.get("quiz", {}).items()],
                 )
 
-    def attempts(self, learner_id: str, lesson_id: str, question_id: str) -> int:
-        """How many times the learner checked one question (0: never)."""
-        with self._connect() as db:
-            row = db.execute(
-                "SELECT attempts FROM answers WHERE learner_id = ? AND lesson_id = ? AND question_id = ?",
-                (learner_id, lesson_id, question_id),
-            ).fetchone()
-        return row[0] if row else 0
-
     @staticmethod
     def _own(db: sqlite3.Connection, learner_id: str) -> None:
         """Refuse a write for an id that is malformed or not registered (nobody writes rows for an id they made up)."""

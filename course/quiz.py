@@ -189,6 +189,8 @@ def next_lesson(progress: dict[str, Any], lessons: Iterable[Lesson]) -> Lesson |
 
 @dataclass(frozen=True)
 class SectionProgress:
+    """One section's counts in a learner's progress: lessons (read), questions (answered, right)."""
+
     section: str
     lessons: int
     read: int

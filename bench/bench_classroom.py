@@ -1,6 +1,7 @@
 """Classroom load: N concurrent Chromium sessions moving sliders against one `streamlit run` for a fixed time.
 
-    python -m bench.bench_classroom [--sessions 10] [--seconds 60] [--think-ms 1000] [--pages slug,slug,...]
+    python -m bench.bench_classroom [--sessions 10] [--seconds 60] [--think-ms 1000] [--quiz-every 3]
+                                    [--pages slug,slug,...]
 
 One server (`streamlit run app.py` on a free loopback port, the browser tests' `start_streamlit`) and one headless
 Debian Chromium with one browser context per session (Playwright's asyncio API; each context is its own Streamlit
@@ -9,7 +10,14 @@ session i opens page i mod len(--pages) and waits until its first chart is drawn
 `--settle` seconds have passed, the timed phase starts for all at once: until `--seconds` have passed each session
 repeatedly focuses the first visible slider in the page's main area (ARIA role slider: Streamlit's range
 `<input>`), presses ArrowRight or ArrowLeft (turning at the slider's ends), waits for the rerun to finish, then
-pauses `--think-ms` (uniform 0.5×–1.5×, seeded; 0 = no pause, a stress test).
+pauses `--think-ms` (uniform 0.5×–1.5×, seeded; 0 = no pause, a stress test). Every `--quiz-every`-th action
+(0: never) answers one of the page's quiz questions instead (the next one in turn: a random option, or a number
+typed in; then Enter on its Check button) — the learners' progress goes to the server's progress database, in a
+fresh temporary folder ($ATTENTION_LAB_DATA) unless `--data-dir` names one.
+
+After the run the database is checked against what the sessions did: each session's learner (read from its
+browser's cookie) must hold exactly the questions it answered, each graded as `course.quiz.check_answer` grades
+the last answer sent; a missing, extra or wrongly graded answer counts as an error.
 
 Rerun latency is measured inside the page, on the browser's clock: from the keydown event to the moment the app's
 `[data-testid='stApp']` has gone through a running state back to `data-test-script-state='notRunning'` (a
@@ -36,13 +44,18 @@ import os
 import random
 import statistics
 import sys
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 
 from bench.browser_probe import CHART_SVG, OBSERVER_JS, RUN_DONE_JS, chromium_path
+from course.lesson_format import lesson_by_id
+from course.progress_store import DATA_ENV, ProgressStore
+from course.quiz import check_answer
 from course.registry import page_by_slug
 from tests.browser.conftest import (
     CHROMIUM_ARGS,
@@ -56,6 +69,12 @@ from tests.browser.conftest import (
 DEFAULT_PAGES = "attention_step_by_step,masks,transformer_block,efficient_variants,positional_encodings"
 P95_BUDGET_S = 2.0
 MAIN_SLIDERS = "[data-testid='stMain'] [data-testid='stSlider']:visible"  # role=slider: its range <input>
+
+# The widget key classes of the page's quiz inputs: st-key-quiz--<lesson>--<question>--choice|number.
+QUIZ_KEYS_JS = """() => [...document.querySelectorAll("[class*='st-key-quiz--']")]
+  .map(e => [...e.classList].find(c => c.startsWith('st-key-quiz--')))
+  .filter(c => c && (c.endsWith('--choice') || c.endsWith('--number')))"""
+LEARNER_COOKIE = "attention_lab_learner"
 
 VALUE_JS = """e => ['value', 'min', 'max'].map(
   (a) => Number(e[a] ?? e.getAttribute('aria-value' + (a === 'value' ? 'now' : a))))"""
@@ -72,6 +91,10 @@ class Session:
     batched: int = 0  # runs the app's state attribute never showed (React batched them); seen on the websocket
     frames_sent: int = 0  # websocket messages the page sent to the server (a widget change is one)
     collecting: bool = True
+    quiz_latencies: list[float] = field(default_factory=list)
+    answers: dict[tuple[str, str], float] = field(default_factory=dict)  # (lesson, question) → last answer sent
+    quiz_turn: int = 0
+    learner: str | None = None  # the learner id in this browser's cookie, read after the run
 
     def error(self, text: str) -> None:
         if self.collecting:
@@ -138,14 +161,49 @@ def first_slider(page):
     return page.locator(MAIN_SLIDERS).first.get_by_role("slider").first
 
 
-async def move_sliders(page, s: Session, end: float, think_s: float, rerun_timeout_ms: int, seed: int) -> None:
+async def answer_quiz(page, s: Session, rng: random.Random, rerun_timeout_ms: int) -> None:
+    """Answer the page's next quiz question (a random option, or a number) and wait for the graded rerun."""
+    keys = await page.evaluate(QUIZ_KEYS_JS)
+    if not keys:
+        s.error("no quiz question on the page")
+        return
+    cls = keys[s.quiz_turn % len(keys)]
+    s.quiz_turn += 1
+    _, lesson_id, question_id, kind = cls.removeprefix("st-key-").split("--")
+    widget = page.locator(f".{cls}")
+    form = page.locator("[data-testid='stForm']").filter(has=widget)
+    if kind == "choice":
+        options = widget.locator("[role='radiogroup'] label")
+        response: float = rng.randrange(await options.count())
+        await options.nth(int(response)).click(timeout=rerun_timeout_ms)
+    else:
+        response = rng.choice([1, 36, 64, 1024])
+        await widget.locator("input").fill(str(response), timeout=rerun_timeout_ms)
+    start = await page.evaluate("window.__bench.events.length")
+    await form.get_by_role("button", name="Check").press("Enter", timeout=rerun_timeout_ms)
+    handle = await page.wait_for_function(RUN_DONE_JS, arg={"start": start, "chart": False}, polling=50,
+                                          timeout=rerun_timeout_ms)
+    keydown, done, _, _ = await handle.json_value()
+    s.quiz_latencies.append((done - keydown) / 1000)
+    s.answers[(lesson_id, question_id)] = response
+    if await page.locator("[data-testid='stException']").count():
+        s.error("stException shown after a quiz check")
+
+
+async def move_sliders(page, s: Session, end: float, think_s: float, rerun_timeout_ms: int, seed: int,
+                       quiz_every: int = 0) -> None:
     if page is None:  # never became ready
         return
     rng = random.Random(seed)
     direction = "ArrowRight"
+    action = 0
     while time.monotonic() < end:
         slider = first_slider(page)
+        action += 1
         try:
+            if quiz_every and action % quiz_every == 0:
+                await answer_quiz(page, s, rng, rerun_timeout_ms)
+                continue
             now, low, high = await slider.evaluate(VALUE_JS, timeout=rerun_timeout_ms)
             if now >= high:
                 direction = "ArrowLeft"
@@ -254,7 +312,8 @@ async def classroom(args, url: str, server_pid: int) -> tuple[list[Session], dic
             w0 = time.perf_counter()
             end = time.monotonic() + args.seconds
             await asyncio.gather(*(move_sliders(page, s, end, args.think_ms / 1000, args.rerun_timeout * 1000,
-                                                seed=s.index) for s, (_, page) in zip(sessions, opened, strict=True)))
+                                                seed=s.index, quiz_every=args.quiz_every)
+                                   for s, (_, page) in zip(sessions, opened, strict=True)))
             info["timed_s"] = time.perf_counter() - w0
             server = _cpu_seconds(server_pid) - cpu0
             info["server_cores"] = server / info["timed_s"]
@@ -267,7 +326,8 @@ async def classroom(args, url: str, server_pid: int) -> tuple[list[Session], dic
             info["load_after"] = os.getloadavg()
             for s in sessions:
                 s.collecting = False  # closing contexts drops websockets: not the app's errors
-            for context, _ in opened:
+            for s, (context, _) in zip(sessions, opened, strict=True):
+                s.learner = next((c["value"] for c in await context.cookies() if c["name"] == LEARNER_COOKIE), None)
                 await context.close()
         finally:
             await browser.close()
@@ -282,6 +342,38 @@ def _ready(group: list[Session]) -> str:
     ready = [s.ready_s for s in group if not math.isnan(s.ready_s)]
     never = len(group) - len(ready)
     return (f"{max(ready):.1f}" if ready else "—") + (f" ({never} never)" if never else "")
+
+
+def check_database(sessions: list[Session], folder: Path) -> dict:
+    """Compare each session's answers with what the progress database holds for its learner."""
+    store = ProgressStore(folder)
+    sent = saved = 0
+    problems: list[str] = []
+    learners = [s.learner for s in sessions if s.answers]
+    if len(set(learners)) != len(learners):
+        problems.append("two sessions share one learner id")
+    for s in sessions:
+        if not s.answers:
+            continue
+        if s.learner is None:
+            problems.append(f"session {s.index}: no learner cookie")
+            continue
+        held = {(lesson, q): correct for lesson, record in store.load(s.learner)["lessons"].items()
+                for q, correct in record["quiz"].items()}
+        for (lesson_id, question_id), response in s.answers.items():
+            sent += 1
+            question = next(q for q in lesson_by_id(lesson_id).quiz if q.id == question_id)
+            expected = check_answer(question, response).correct
+            if (lesson_id, question_id) not in held:
+                problems.append(f"session {s.index}: {lesson_id}/{question_id} missing")
+            elif held[(lesson_id, question_id)] != expected:
+                problems.append(f"session {s.index}: {lesson_id}/{question_id} graded {held[(lesson_id, question_id)]}")
+            else:
+                saved += 1
+        extra = set(held) - set(s.answers)
+        if extra:
+            problems.append(f"session {s.index}: {len(extra)} answers it never gave")
+    return {"sent": sent, "saved": saved, "problems": problems}
 
 
 def report(args, sessions: list[Session], info: dict) -> None:
@@ -312,11 +404,20 @@ def report(args, sessions: list[Session], info: dict) -> None:
               f"{sum(len(s.errors) for s in group)} | "
               f"{_ready(group)} | {_ms(gl, statistics.median)} | {_ms(gl, p95)} | "
               f"{_ms(gl, max)} |")
+    quiz = [x for s in sessions for x in s.quiz_latencies]
+    db = info.get("database")
+    if db is not None:
+        print(f"\nQuiz answers (one action in {args.quiz_every}): {db['sent']} distinct questions answered "
+              f"({len(quiz)} checks), {db['saved']} held by the progress database exactly as graded, "
+              f"{len(db['problems'])} problems; check rerun median {_ms(quiz, statistics.median)} ms, "
+              f"p95 {_ms(quiz, p95)} ms.")
+        for problem in db["problems"][:10]:
+            print(f"- {problem}")
     batched = sum(s.batched for s in sessions)
     if batched:
         print(f"\n{batched} of {len(lat)} runs never showed in the app's script-state attribute (React batched "
               "\"running\" and \"notRunning\"); their end was read from the server's script_finished message.")
-    met = not errors and lat and p95(lat) <= P95_BUDGET_S
+    met = not errors and lat and p95(lat) <= P95_BUDGET_S and not (db and db["problems"])
     print(f"\nBudget (0 errors, p95 ≤ {P95_BUDGET_S:.0f} s): {'met' if met else 'MISSED'} "
           f"({len(errors)} errors, p95 {_ms(lat, p95)} ms).")
     for e in list(dict.fromkeys(errors))[:10]:
@@ -330,6 +431,10 @@ def main() -> None:
     parser.add_argument("--think-ms", type=float, default=1000.0, help="mean pause between moves (0: none)")
     parser.add_argument("--pages", default=DEFAULT_PAGES, help="comma-separated slugs, spread over the sessions")
     parser.add_argument("--rerun-timeout", type=float, default=20.0, help="seconds before a rerun counts as an error")
+    parser.add_argument("--quiz-every", type=int, default=3,
+                        help="every N-th action of a session answers a quiz question (0: sliders only)")
+    parser.add_argument("--data-dir", type=Path, default=None,
+                        help="the server's progress folder (default: a fresh temporary one)")
     parser.add_argument("--no-warm-up", dest="warm_up", action="store_false",
                         help="skip opening the home page once before the sessions (their deep links then hit a "
                              "cold server)")
@@ -341,6 +446,8 @@ def main() -> None:
         page_by_slug(slug)  # KeyError with the known slugs if mistyped
 
     hard_deadline = args.setup_timeout + args.settle + args.seconds + args.rerun_timeout + 30
+    data_dir = args.data_dir or Path(tempfile.mkdtemp(prefix="attention-lab-classroom-"))
+    os.environ[DATA_ENV] = str(data_dir)  # the server inherits it: the bench never writes a real learner's progress
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     proc = start_streamlit(port)
@@ -364,6 +471,8 @@ def main() -> None:
             proc.wait(timeout=10)
         except Exception:
             proc.kill()
+    if args.quiz_every:
+        info["database"] = check_database(sessions, data_dir)
     report(args, sessions, info)
 
 

@@ -4,7 +4,8 @@ Progress is one JSON-friendly dict, kept in ``st.session_state["progress"]`` and
 
     {"version": 1, "lessons": {"<lesson id>": {"read": bool, "quiz": {"<question id>": bool}}}}
 
-`quiz[qid]` is True once the learner's latest check of that question was right.
+`quiz[qid]` is present once the learner checked that question, True when the latest check was right. The
+database behind it is ``course.progress_store``.
 """
 
 from __future__ import annotations
@@ -97,10 +98,13 @@ def record_answer(progress: dict[str, Any], lesson_id: str, question_id: str, co
     lesson_record(progress, lesson_id)["quiz"][question_id] = bool(correct)
 
 
-def validate_progress(data: Any, known_lessons: Iterable[Lesson] = ()) -> dict[str, Any]:
+def validate_progress(
+    data: Any, known_lessons: Iterable[Lesson] = (), ignored: list[str] | None = None
+) -> dict[str, Any]:
     """Check an uploaded progress object against the schema; return a clean copy (unknown lessons dropped).
 
-    Raises ProgressError with a sentence a learner can act on.
+    Lessons and questions this course does not have are left out and, when `ignored` is a list, named in it
+    (``"lesson 'x'"``, ``"question 'l/q'"``). Raises ProgressError with a sentence a learner can act on.
     """
     if not isinstance(data, dict) or not isinstance(data.get("lessons"), dict):
         raise ProgressError('This is not an Attention Lab progress file: expected {"version": 1, "lessons": {...}}.')
@@ -115,8 +119,12 @@ def validate_progress(data: Any, known_lessons: Iterable[Lesson] = ()) -> dict[s
         if not isinstance(quiz, dict) or not all(isinstance(v, bool) for v in quiz.values()):
             raise ProgressError(f"Lesson {lesson_id!r}: 'quiz' must map question ids to true/false.")
         if known and lesson_id not in known:
+            if ignored is not None:
+                ignored.append(f"lesson {lesson_id!r}")
             continue
         keep = {q: v for q, v in quiz.items() if not known or q in known[lesson_id]}
+        if ignored is not None:
+            ignored.extend(f"question '{lesson_id}/{q}'" for q in quiz if q not in keep)
         clean["lessons"][lesson_id] = {"read": record.get("read", False), "quiz": keep}
     return clean
 
@@ -125,8 +133,11 @@ def progress_to_json(progress: dict[str, Any]) -> str:
     return json.dumps(progress, indent=2, sort_keys=True)
 
 
-def progress_from_json(raw: bytes | str, known_lessons: Iterable[Lesson] = ()) -> dict[str, Any]:
-    """Parse and validate an uploaded progress file (raises ProgressError, never anything else)."""
+def progress_from_json(
+    raw: bytes | str, known_lessons: Iterable[Lesson] = (), ignored: list[str] | None = None
+) -> dict[str, Any]:
+    """Parse and validate an uploaded progress file (raises ProgressError, never anything else); what the course
+    does not know is left out and named in `ignored` (see :func:`validate_progress`)."""
     if len(raw) > MAX_PROGRESS_BYTES:
         raise ProgressError("This file is too large to be a progress file.")
     try:
@@ -134,16 +145,58 @@ def progress_from_json(raw: bytes | str, known_lessons: Iterable[Lesson] = ()) -
         data = json.loads(text)
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise ProgressError(f"The file is not valid JSON ({err}).") from None
-    return validate_progress(data, known_lessons)
+    return validate_progress(data, known_lessons, ignored)
+
+
+@dataclass(frozen=True)
+class LessonProgress:
+    """One lesson's counts in a learner's progress."""
+
+    lesson: Lesson
+    read: bool
+    questions: int
+    answered: int  # questions checked at least once
+    correct: int  # questions whose latest check was right
+
+    @property
+    def finished(self) -> bool:
+        """Read, and every question checked at least once."""
+        return self.read and self.answered == self.questions
+
+
+def lesson_progress(progress: dict[str, Any], lessons: Iterable[Lesson]) -> list[LessonProgress]:
+    """Per-lesson counts of `progress`, in the order of `lessons`."""
+    rows = []
+    for lesson in lessons:
+        record = progress.get("lessons", {}).get(lesson.id, {})
+        quiz = record.get("quiz", {})
+        rows.append(
+            LessonProgress(
+                lesson,
+                bool(record.get("read")),
+                len(lesson.quiz),
+                sum(q.id in quiz for q in lesson.quiz),
+                sum(bool(quiz.get(q.id)) for q in lesson.quiz),
+            )
+        )
+    return rows
+
+
+def next_lesson(progress: dict[str, Any], lessons: Iterable[Lesson]) -> Lesson | None:
+    """Where to continue: the first lesson (course order) that is not finished; None when all are."""
+    return next((row.lesson for row in lesson_progress(progress, lessons) if not row.finished), None)
 
 
 @dataclass(frozen=True)
 class SectionProgress:
+    """One section's counts in a learner's progress: lessons (read), questions (answered, right)."""
+
     section: str
     lessons: int
     read: int
     questions: int
     correct: int
+    answered: int = 0
 
     @property
     def fraction(self) -> float:
@@ -164,9 +217,15 @@ def section_progress(
             continue
         records = [progress.get("lessons", {}).get(x.id, {}) for x in mine]
         correct = sum(bool(r.get("quiz", {}).get(q.id)) for x, r in zip(mine, records, strict=True) for q in x.quiz)
+        answered = sum(q.id in r.get("quiz", {}) for x, r in zip(mine, records, strict=True) for q in x.quiz)
         rows.append(
             SectionProgress(
-                section, len(mine), sum(bool(r.get("read")) for r in records), sum(len(x.quiz) for x in mine), correct
+                section,
+                len(mine),
+                sum(bool(r.get("read")) for r in records),
+                sum(len(x.quiz) for x in mine),
+                correct,
+                answered,
             )
         )
     return rows

@@ -1,4 +1,4 @@
-"""Search the lessons: every word of a query in a lesson's title, objectives or prose, best match first."""
+"""Search the lessons: every word of a query in a lesson's title, objectives, prose or quiz prompts, best first."""
 
 from __future__ import annotations
 
@@ -33,9 +33,11 @@ def _snippet(text: str, terms: list[str], width: int = 180) -> str:
 
 
 def search_lessons(query: str, lessons: tuple[Lesson, ...] | None = None) -> list[SearchHit]:
-    """Lessons whose title, objectives or text contain every word of `query` (case-insensitive), best first.
+    """Lessons whose title, objectives, text or quiz prompts contain every word of `query` (case-insensitive),
+    best first.
 
-    Title matches rank above body matches; the snippet is plain text around the first match.
+    Title matches rank above body matches; the snippet is plain text around the first match, taken from the prose
+    or, when only a quiz prompt has the first word, from that prompt (then it starts with "Quiz: ").
     """
     terms = [t for t in re.findall(r"\w+", query.lower()) if len(t) > 1]
     if not terms:
@@ -43,9 +45,12 @@ def search_lessons(query: str, lessons: tuple[Lesson, ...] | None = None) -> lis
     scored = []
     for lesson in lessons if lessons is not None else load_lessons():
         text = plain_text(lesson.body)
-        haystack = " ".join([lesson.title, *lesson.objectives, text]).lower()
+        prompts = [plain_text(q.prompt) for q in lesson.quiz]
+        haystack = " ".join([lesson.title, *lesson.objectives, text, *prompts]).lower()
         if not all(t in haystack for t in terms):
             continue
         score = sum(10 * lesson.title.lower().count(t) + haystack.count(t) for t in terms)
-        scored.append((-score, lesson.order, SearchHit(lesson, _snippet(text, terms), lesson.page)))
+        prompt = next((p for p in prompts if terms[0] in p.lower()), None)
+        snippet = _snippet(text, terms) if terms[0] in text.lower() or prompt is None else "Quiz: " + _snippet(prompt, terms)
+        scored.append((-score, lesson.order, SearchHit(lesson, snippet, lesson.page)))
     return [hit for *_, hit in sorted(scored, key=lambda s: s[:2])]

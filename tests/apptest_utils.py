@@ -56,3 +56,21 @@ def trace_has_data(trace: dict) -> bool:
 def error_messages(at: AppTest) -> list[str]:
     """Exceptions (tracebacks) shown on the page, as text."""
     return [str(e.value) for e in at.exception]
+
+
+def section_line(section: str, read: int, answered: int, right: int) -> str:
+    """The course map's progress text of `section` (its totals counted from the lessons, so edits to them do not
+    break the tests)."""
+    from course.lesson_format import load_lessons
+
+    mine = [x for x in load_lessons() if x.section == section]
+    return (f"{read}/{len(mine)} lessons read · {answered}/{sum(len(x.quiz) for x in mine)} questions answered"
+            f" · {right} right")
+
+
+def lesson_line(lesson_id: str, read: bool, answered: int, right: int) -> str:
+    """A lesson's own progress text (on its page and on the course map)."""
+    from course.lesson_format import lesson_by_id
+
+    total = len(lesson_by_id(lesson_id).quiz)
+    return f"{'✅ read' if read else '▫️ not read yet'} · {answered}/{total} questions answered, {right} right"

@@ -1,9 +1,20 @@
-"""Shared test setup: register markers' skip logic and clear Streamlit caches between AppTests."""
+"""Shared test setup: register markers' skip logic, clear Streamlit caches between AppTests, and keep every
+learner's progress database of a test run in a temporary folder (never the real per-user one)."""
 
 from __future__ import annotations
 
+import os
+import tempfile
+
 import pytest
 import torch
+
+from course.progress_store import DATA_ENV
+
+
+def pytest_configure(config):
+    """Before any test (and any server a test starts): progress goes to a fresh folder of this run."""
+    os.environ[DATA_ENV] = tempfile.mkdtemp(prefix="attention-lab-test-data-")
 
 
 def pytest_collection_modifyitems(config, items):
@@ -38,3 +49,11 @@ def _clear_streamlit_caches():
     st.cache_data.clear()
     st.cache_resource.clear()
     yield
+
+
+@pytest.fixture(autouse=True)
+def progress_data_dir(tmp_path, monkeypatch):
+    """Each test gets its own, empty progress database folder ($ATTENTION_LAB_DATA)."""
+    folder = tmp_path / "attention-lab-data"
+    monkeypatch.setenv(DATA_ENV, str(folder))
+    return folder

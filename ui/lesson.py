@@ -1,5 +1,6 @@
 """Lessons on screen: objectives, prose with live numbers and math, the real core code, then the quiz
-(:mod:`ui.quiz`) and the "I have read this lesson" box (:mod:`ui.progress`).
+(:mod:`ui.quiz`) and the "I have read this lesson" box; above it all, the learner's progress in it
+(:mod:`ui.progress`).
 
 Parsing and the live numbers live in ``course/`` (tested without Streamlit); this module only draws.
 """
@@ -13,7 +14,7 @@ from course.lesson_format import Lesson, LessonError, lesson_by_id, lessons_for_
 from course.markdown_text import demote_headings, escape_markdown
 from course.registry import PageEntry
 from ui.live_text import live_text
-from ui.progress import render_read_toggle
+from ui.progress import render_lesson_progress, render_read_toggle
 from ui.quiz import render_quiz
 
 
@@ -38,6 +39,7 @@ def render_lesson(entry: PageEntry) -> None:
 def _render_one(lesson: Lesson, show_title: bool = True) -> None:
     if show_title:
         st.subheader(lesson.title)
+    progress_slot = st.container()  # filled last, so it counts an answer checked in this very run
     if lesson.prerequisites:
         titles = []
         for lesson_id in lesson.prerequisites:
@@ -51,6 +53,7 @@ def _render_one(lesson: Lesson, show_title: bool = True) -> None:
     _render_code(lesson)
     render_quiz(lesson)
     render_read_toggle(lesson)
+    render_lesson_progress(progress_slot, lesson)
 
 
 def _render_code(lesson: Lesson) -> None:

@@ -1,4 +1,4 @@
-"""A lesson's predict-then-check quiz: one form per question, graded by course.quiz, recorded in the progress.
+"""A lesson's predict-then-check quiz: one form per question, graded by course.quiz, saved by ui.progress.
 
 Widget keys are ``quiz::<lesson>::<question>::{form,choice,number,feedback}``.
 """
@@ -10,9 +10,9 @@ import streamlit as st
 from course.lesson_format import Lesson, Question
 from course.markdown_text import escape_markdown
 from course.placeholders import PlaceholderError, render_placeholders
-from course.quiz import check_answer, expected_answer, parse_number, record_answer
+from course.quiz import check_answer, expected_answer, parse_number
 from ui.live_text import live_text
-from ui.progress import learner_progress
+from ui.progress import save_answer
 
 
 def render_quiz(lesson: Lesson) -> None:
@@ -59,7 +59,7 @@ def _render_question(lesson: Lesson, q: Question, number: int) -> None:
             st.warning("Make a prediction first, then check it.")
             return
         feedback = check_answer(q, response)
-        record_answer(learner_progress(), lesson.id, q.id, feedback.correct)
+        save_answer(lesson.id, q.id, feedback.correct)
         st.session_state[f"{key}::feedback"] = feedback
     feedback = st.session_state.get(f"{key}::feedback")
     if feedback is not None:

@@ -8,6 +8,7 @@ from streamlit.delta_generator import DeltaGenerator
 from course.registry import page_by_slug
 from ui.deeplink import restore_from_url, write_to_url
 from ui.lesson import render_lesson
+from ui.progress import start_progress_run
 from ui.settings import SETTINGS_PREFIX
 
 
@@ -18,6 +19,7 @@ def page_shell(slug: str) -> DeltaGenerator:
     learner reads and pokes at once. On narrow screens Streamlit stacks the two.
     """
     entry = page_by_slug(slug)
+    start_progress_run()  # the learner (cookie or personal link) and its saved progress
     restore_from_url(f"{slug}_")
     write_to_url((f"{slug}_", SETTINGS_PREFIX))
     st.title(f"{entry.icon} {entry.title}")

@@ -1,5 +1,6 @@
-"""ui/lesson.py headless: every page's lessons render with live numbers and code; quizzes grade and record progress;
-the home-page pieces (progress overview, progress file, search) render and never show a traceback."""
+"""ui/lesson.py headless: every page's lessons render with live numbers and code; quizzes grade and record progress
+(in the session and in the progress database); the progress file and the search render and never show a traceback.
+The course map itself: tests/pages/test_course_map.py."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 from course.lesson_format import lessons_for_page
 from course.registry import _ENTRIES
-from tests.apptest_utils import TIMEOUT_S, error_messages
+from tests.apptest_utils import TIMEOUT_S, error_messages, lesson_line
 
 
 def _lesson_page():
@@ -22,11 +23,17 @@ def _lesson_page():
 
 def _home_pieces():
     from ui.lesson_search import lesson_search_box
-    from ui.progress import progress_io, render_progress_overview
+    from ui.progress import progress_io
 
-    render_progress_overview()
     progress_io()
     lesson_search_box()
+
+
+def _saved(at: AppTest) -> dict:
+    """What the progress database holds for this AppTest session's learner."""
+    from course.progress_store import ProgressStore
+
+    return ProgressStore().load(at.session_state["_learner"].id)["lessons"]
 
 
 def open_lessons(slug: str) -> AppTest:
@@ -67,6 +74,8 @@ def test_multiple_choice_right_and_wrong_answers_are_graded_and_recorded():
     at.button(key="FormSubmitter:quiz::06_multi_head::heads_vs_params::form-Check").click().run()
     assert at.success and "Right" in at.success[0].value
     assert at.session_state["progress"]["lessons"]["06_multi_head"]["quiz"]["heads_vs_params"] is True
+    assert _saved(at)["06_multi_head"]["quiz"] == {"heads_vs_params": True}
+    assert lesson_line("06_multi_head", False, 1, 1) in _markdown_text(at)  # the lesson's own progress line, this run
 
 
 def test_live_numeric_answer_and_bad_typing():
@@ -86,6 +95,7 @@ def test_read_checkbox_updates_progress():
     at.checkbox(key="read::14_kv_cache_gqa").check().run()
     assert at.session_state["progress"]["lessons"]["14_kv_cache_gqa"]["read"] is True
     assert at.checkbox(key="read::14_kv_cache_gqa").value is True
+    assert _saved(at)["14_kv_cache_gqa"]["read"] is True and "✅ read" in _markdown_text(at)
 
 
 def test_page_with_two_lessons_uses_tabs():
@@ -96,7 +106,6 @@ def test_page_with_two_lessons_uses_tabs():
 def test_home_pieces_render_search_and_never_echo_html():
     at = AppTest.from_function(_home_pieces, default_timeout=TIMEOUT_S).run()
     assert not at.exception, error_messages(at)
-    assert len(at.get("progress")) >= 6  # one bar per section
     at.text_input(key="lesson_search").set_value("rotary").run()
     assert not at.exception, error_messages(at)
     assert "Positional encodings" in _markdown_text(at) + " ".join(p.proto.label for p in at.get("page_link"))

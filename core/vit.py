@@ -2,10 +2,12 @@
 
     image (C, H, W) -> patches (N, C·p·p), N = (H/p)·(W/p), raster order (left to right, top to bottom)
     -> linear patch embedding (N, d) -> prepend [CLS] (N+1, d) -> + learned positions (N+1, d)
-    -> encoder layers (the same :class:`core.blocks.EncoderLayer` as text) -> [CLS] output classifies.
+    -> encoder layers (the same :class:`core.blocks.EncoderLayer` as text) -> [CLS] output classifies
+    (``n_classes > 0``: logits = W_cls · LayerNorm(output)[CLS] + b).
 
-Also here: built-in generated images (no downloads), square resizing of uploads, and the pixel-similarity
-attention of raw patches (attention with W_Q = W_K = W_V = I), the baseline a random ViT's maps resemble.
+Also here: built-in generated images (no downloads), square resizing of uploads, the identity-projection baseline
+(attention of the raw patches with W_Q = W_K = W_V = I: pixel similarity, no learned weight) and attention rollout
+(Abnar & Zuidema 2020).
 """
 
 from __future__ import annotations
@@ -143,6 +145,8 @@ class ViTConfig:
     n_heads: int = 4
     n_layers: int = 2
     d_ff: int = 128
+    n_classes: int = 0  # > 0: a linear head on the final [CLS] vector gives class logits
+    dropout: float = 0.0
 
     @property
     def grid(self) -> tuple[int, int]:
@@ -159,7 +163,8 @@ class ViTTrace:
     """Every stage of one ViT forward pass (B images, N patches, d = d_model).
 
     patches ``(B, N, C·p·p)`` -> patch_tokens ``(B, N, d)`` -> with_cls ``(B, N+1, d)`` (+ positions ``(N+1, d)``)
-    -> embedded ``(B, N+1, d)`` -> one :class:`LayerTrace` per encoder layer -> output ``(B, N+1, d)`` (final norm).
+    -> embedded ``(B, N+1, d)`` -> one :class:`LayerTrace` per encoder layer -> output ``(B, N+1, d)`` (final norm)
+    -> logits ``(B, n_classes)`` from output[:, 0] (None without a classification head).
     """
 
     patches: Tensor
@@ -169,6 +174,7 @@ class ViTTrace:
     embedded: Tensor
     layers: tuple[LayerTrace, ...]
     output: Tensor
+    logits: Tensor | None = None
 
     def stages(self, images: Tensor) -> list[tuple[str, tuple[int, ...], str]]:
         """(stage, shape, what happened) from the input ``images`` to the output: the shapes table of a ViT."""
@@ -191,7 +197,8 @@ class ViTTrace:
 
 
 class TinyViT(nn.Module):
-    """Patch embedding + [CLS] + learned positions + pre-LN encoder layers (GELU FFN) + final LayerNorm."""
+    """Patch embedding + [CLS] + learned positions + pre-LN encoder layers (GELU FFN) + final LayerNorm
+    (+ a linear classification head on [CLS] when ``config.n_classes > 0``)."""
 
     def __init__(self, config: ViTConfig) -> None:
         super().__init__()
@@ -201,9 +208,11 @@ class TinyViT(nn.Module):
         self.cls_token = nn.Parameter(torch.randn(1, 1, c.d_model) * 0.02)  # (1, 1, d)
         self.positions = LearnedPositionalEmbedding(c.n_patches + 1, c.d_model)
         self.layers = nn.ModuleList(
-            EncoderLayer(c.d_model, c.n_heads, c.d_ff, norm_first=True, activation="gelu") for _ in range(c.n_layers)
+            EncoderLayer(c.d_model, c.n_heads, c.d_ff, norm_first=True, activation="gelu", dropout=c.dropout)
+            for _ in range(c.n_layers)
         )
         self.norm = LayerNorm(c.d_model)
+        self.head = nn.Linear(c.d_model, c.n_classes) if c.n_classes else None  # W_cls: (n_classes, d)
 
     def forward(self, images: Tensor) -> ViTTrace:
         """images ``(B, C, H, W)`` in [0, 1] -> :class:`ViTTrace`."""
@@ -217,7 +226,9 @@ class TinyViT(nn.Module):
         for layer in self.layers:
             x, trace = layer(x)  # (B, N+1, d)
             traces.append(trace)
-        return ViTTrace(patches, tokens, with_cls, positions, embedded, tuple(traces), self.norm(x))
+        output = self.norm(x)  # (B, N+1, d)
+        logits = self.head(output[:, 0]) if self.head is not None else None  # (B, n_classes) from [CLS]
+        return ViTTrace(patches, tokens, with_cls, positions, embedded, tuple(traces), output, logits)
 
 
 def seeded_vit(config: ViTConfig, seed: int) -> TinyViT:
@@ -233,7 +244,8 @@ def token_labels(n_patches: int) -> list[str]:
 
 
 def pixel_similarity_attention(patches: Tensor) -> Tensor:
-    """Attention on the raw pixels: Q = K = V = the patches, centred over the image (W_Q = W_K = I).
+    """The identity-projection baseline: attention on the raw pixels, Q = K = V = the patches, centred over the
+    image (W_Q = W_K = I). Not an untrained model: random W_Q, W_K give near-uniform maps instead.
 
     patches ``(N, C·p·p)`` -> weights ``(N, N)`` = softmax(X Xᵀ / √(C·p·p)), X = patches - mean patch.
     No learned weight is involved, so a patch attends to the patches that look like it.
@@ -247,3 +259,32 @@ def weights_to_grid(row: Tensor, grid: tuple[int, int], *, has_cls: bool = True)
     ``(rows, cols)``; the [CLS] key's weight is dropped (read it from ``row[0]``)."""
     patch_part = row[1:] if has_cls else row
     return patch_part.reshape(grid)  # (rows, cols)
+
+
+def attention_rollout(weights: Tensor) -> Tensor:
+    """Attention rollout (Abnar & Zuidema 2020): how much of each input token reaches each position after all layers.
+
+    weights ``(L, ..., H, T, T)``: layer l's per-head weights A_l,h (rows sum to 1), e.g.
+    :meth:`ViTTrace.attention_weights` ``(L, B, H, T, T)``. Per layer the heads are averaged and the residual path
+    is added as the identity, then rows renormalised: Â_l = (mean_h A_l,h + I) / 2. The layers multiply,
+    R = Â_L · … · Â_2 · Â_1, so R[i, j] is the share of token j in position i's output. -> ``(..., T, T)``.
+    """
+    mixed = weights.mean(dim=-3)  # (L, ..., T, T): average over heads
+    eye = torch.eye(mixed.shape[-1], dtype=mixed.dtype, device=mixed.device)
+    mixed = mixed + eye  # the residual connection carries each token's own value
+    mixed = mixed / mixed.sum(dim=-1, keepdim=True)  # rows sum to 1 again
+    rollout = mixed[0]  # (..., T, T)
+    for layer in mixed[1:]:
+        rollout = layer @ rollout  # Â_l · R_(l-1): a later layer reads what the earlier ones mixed
+    return rollout
+
+
+def cls_attention(trace: ViTTrace) -> Tensor:
+    """[CLS]'s weight on each patch, every layer and head: ``(L, B, H, N)`` = A_l,h[0, 1:] (row 0 is the [CLS]
+    query; the key [CLS] itself, column 0, is dropped, so a row sums to 1 - A_l,h[0, 0])."""
+    return trace.attention_weights()[..., 0, 1:]
+
+
+def cls_rollout(trace: ViTTrace) -> Tensor:
+    """How much of each patch reaches the final [CLS] vector by :func:`attention_rollout`: ``(B, N)`` = R[0, 1:]."""
+    return attention_rollout(trace.attention_weights())[..., 0, 1:]

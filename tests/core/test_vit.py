@@ -1,5 +1,6 @@
 """core.vit: patchify against explicit loops, the patch embedding against Conv2d, the tiny ViT's shapes and
-attention, the raw-pixel attention against a float64 reference, generated images and resizing."""
+attention, the raw-pixel attention and attention rollout against float64 references, the classification head,
+generated images and resizing."""
 
 from __future__ import annotations
 
@@ -15,6 +16,9 @@ from core.vit import (
     GENERATED_IMAGES,
     PatchEmbedding,
     ViTConfig,
+    attention_rollout,
+    cls_attention,
+    cls_rollout,
     generated_image,
     image_to_tensor,
     patch_grid,
@@ -142,6 +146,55 @@ def test_labels_and_grid_helpers():
     row = torch.arange(7.0)  # [CLS] then 6 patches
     assert_close(weights_to_grid(row, (2, 3)), torch.tensor([[1.0, 2, 3], [4, 5, 6]]))
     assert_close(weights_to_grid(row[1:], (2, 3), has_cls=False), torch.tensor([[1.0, 2, 3], [4, 5, 6]]))
+
+
+def naive_rollout(weights: np.ndarray) -> np.ndarray:
+    """Abnar & Zuidema's rollout written out in float64 loops: weights (L, H, T, T) -> (T, T)."""
+    n_layers, n_heads, t, _ = weights.shape
+    rollout = np.eye(t)
+    for layer in range(n_layers):
+        mixed = np.zeros((t, t))
+        for i in range(t):
+            for j in range(t):
+                mixed[i, j] = sum(weights[layer, h, i, j] for h in range(n_heads)) / n_heads + (1.0 if i == j else 0.0)
+            mixed[i] /= mixed[i].sum()
+        rollout = mixed @ rollout  # a later layer mixes what the earlier ones produced
+    return rollout
+
+
+@pytest.mark.parametrize("n_layers,n_heads,t", [(1, 1, 3), (2, 4, 5), (4, 3, 7)])
+def test_attention_rollout_matches_a_float64_reference(n_layers, n_heads, t):
+    scores = torch.randn(n_layers, 2, n_heads, t, t, generator=torch.Generator().manual_seed(t))
+    weights = scores.softmax(-1)  # (L, B, H, T, T): rows sum to 1, as attention weights do
+    rollout = attention_rollout(weights)  # float32
+    assert rollout.shape == (2, t, t)
+    for b in range(2):
+        expected = torch.from_numpy(naive_rollout(weights[:, b].double().numpy()))
+        assert_close(rollout[b].double(), expected, atol=1e-6, rtol=1e-5)
+    assert_close(rollout.sum(-1), torch.ones(2, t))  # a row stays a distribution over the input tokens
+
+
+def test_rollout_of_one_uniform_layer_mixes_half_self_half_uniform():
+    t = 4
+    rollout = attention_rollout(torch.full((1, 2, t, t), 1 / t))
+    assert_close(rollout, 0.5 * torch.eye(t) + 0.5 / t)
+
+
+def test_classifier_head_reads_the_final_cls_vector_and_cls_maps_index_row_zero():
+    config = ViTConfig(image_size=8, patch_size=2, channels=1, d_model=16, n_heads=2, n_layers=3, d_ff=32,
+                       n_classes=10)
+    model = seeded_vit(config, seed=1)
+    images = torch.rand(3, 1, 8, 8, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        trace = model(images)
+        assert_close(trace.logits, trace.output[:, 0] @ model.head.weight.T + model.head.bias)
+    weights = trace.attention_weights()  # (L, B, H, 17, 17)
+    assert trace.logits.shape == (3, 10) and weights.shape == (3, 3, 2, 17, 17)
+    assert_close(cls_attention(trace), weights[:, :, :, 0, 1:])
+    for b in range(3):
+        expected = naive_rollout(weights[:, b].double().numpy())[0, 1:]
+        assert_close(cls_rollout(trace)[b].double(), torch.from_numpy(expected), atol=1e-6, rtol=1e-5)
+    assert seeded_vit(ViTConfig(), 0)(torch.rand(1, 3, 96, 96)).logits is None  # no head without classes
 
 
 @pytest.mark.cuda

@@ -12,6 +12,7 @@ import plotly.graph_objects as go
 
 from figures.heatmap import GridPanel, as_numpy, panels_figure, scaled_by_panel_peak
 from figures.layout import MARGIN
+from figures.small_multiples import bottom_row_labels_only, first_column_labels_only
 
 GRID_COLOUR = "rgba(255, 255, 255, 0.9)"
 
@@ -112,10 +113,12 @@ def attention_overlay(image, weights_grid, patch: int, title: str, *, query_patc
 
 
 # ---------------------------------------------------------------------------------------------- digits
-def digit_to_rgb(digit, max_value: float = 16.0) -> np.ndarray:
-    """An ``(H, W)`` digit in 0..max_value (16 = full ink) -> ``(H, W, 3)`` float RGB, dark ink on white paper."""
+def digit_to_rgb(digit, max_value: float = 16.0, *, scale: int = 1) -> np.ndarray:
+    """An ``(H, W)`` digit in 0..max_value (16 = full ink) -> ``(H·scale, W·scale, 3)`` float RGB, dark ink on white
+    paper; each pixel drawn as a scale × scale block (an 8×8 image is too small to label its patches)."""
     paper = 1.0 - np.clip(as_numpy(digit) / max_value, 0.0, 1.0)  # (H, W): 1 = white
-    return np.repeat(paper[..., None], 3, axis=-1)
+    big = np.kron(paper, np.ones((scale, scale)))  # (H·scale, W·scale)
+    return np.repeat(big[..., None], 3, axis=-1)
 
 
 def class_probability_bars(probabilities, title: str, *, label: int | None = None) -> go.Figure:
@@ -140,7 +143,14 @@ def patch_grid_panels(stack, panel_titles, title: str, *, shared_scale: bool = T
     panels = [GridPanel(shown[p], x_labels, y_labels, panel_titles[p], x_title="patch", y_title="patch",
                         hover_values=None if shared_scale else values[p]) for p in range(len(values))]
     if shared_scale:
-        return panels_figure(panels, f"{title} (shared colour scale)", zmin=float(values.min()),
-                             zmax=float(values.max()), cols=cols)
-    return panels_figure(panels, f"{title} (each panel ÷ its own max)", zmin=0.0, zmax=1.0, cols=cols,
-                         colorbar_title="weight ÷ panel max")
+        fig = panels_figure(panels, f"{title} (shared colour scale)", zmin=float(values.min()),
+                            zmax=float(values.max()), cols=cols)
+    else:
+        fig = panels_figure(panels, f"{title} (each panel ÷ its own max)", zmin=0.0, zmax=1.0, cols=cols,
+                            colorbar_title="weight ÷ panel max")
+    cols = min(cols, len(panels))
+    for note in fig.layout.annotations:
+        note.font.size = 12
+    if any("<br>" in t for t in panel_titles):  # two-line panel titles need room under the figure title
+        fig.layout.margin.t = 100
+    return bottom_row_labels_only(first_column_labels_only(fig, len(panels), cols), len(panels), cols)

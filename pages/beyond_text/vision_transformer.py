@@ -15,6 +15,7 @@ SLUG = "vision_transformer"
 TEST, UPLOAD = "a held-out test digit", "upload your own…"
 TRAINED, UNTRAINED = "trained ViT", "untrained ViT"
 BASELINE = "identity-projection baseline"
+SCALE = 10  # each pixel of the 8×8 digit drawn as SCALE × SCALE screen pixels
 
 
 def choose_digit() -> tuple[np.ndarray, int | None, str]:
@@ -46,18 +47,17 @@ with lab:
 
     c1, c2 = st.columns(2)
     with c1:
-        show_figure(image_with_grid(digit_to_rgb(digit), p, f"{rows}×{cols} patches of {p}×{p} pixels"),
-                    key=f"{SLUG}_digit")
+        show_figure(image_with_grid(digit_to_rgb(digit, scale=SCALE), p * SCALE,
+                                    f"{rows}×{cols} patches of {p}×{p} pixels"), key=f"{SLUG}_digit")
         st.caption(f"{where} 8×8 grey, 0 (paper) to 16 (ink); hover a patch for its index.")
     with c2:
         guess = int(run.probs.argmax())
-        truth = "" if label is None else f", label {label}"
-        show_figure(class_probability_bars(run.probs, f"Trained ViT predicts {guess} ({run.probs[guess]:.1%}){truth}",
-                                           label=label), key=f"{SLUG}_probs")
+        show_figure(class_probability_bars(run.probs, f"Trained ViT: {guess} ({run.probs[guess]:.1%})", label=label),
+                    key=f"{SLUG}_probs")
         rand = int(run.untrained_probs.argmax())
-        st.caption(f"The true class is red. The untrained ViT would say {rand} ({run.untrained_probs[rand]:.1%}): "
-                   "chance is 10%.")
-    show_figure(patch_strip(digit_to_rgb(digit), p, per_row=8), key=f"{SLUG}_strip")
+        truth = "Your picture has no label." if label is None else f"The label is {label} (red bar)."
+        st.caption(f"{truth} The untrained ViT would say {rand} ({run.untrained_probs[rand]:.1%}): chance is 10%.")
+    show_figure(patch_strip(digit_to_rgb(digit, scale=SCALE), p * SCALE, per_row=8), key=f"{SLUG}_strip")
     st.caption(f"The {n} patches become {n} tokens of {config.channels * p * p} pixels each; [CLS] goes in front, "
                f"so the encoder reads {n + 1} tokens.")
 
@@ -79,11 +79,12 @@ with lab:
 
     st.subheader("Attention rollout, beside the baselines")
     stack = np.stack([run.rollout, run.untrained_rollout, run.baseline]).reshape(3, rows, cols)
-    panels = [f"{TRAINED}: rollout", f"{UNTRAINED} (seed {settings.seed}): rollout", BASELINE]
+    panels = [f"{TRAINED}<br>rollout", f"{UNTRAINED}<br>rollout (seed {settings.seed})", BASELINE.replace(" ", "<br>")]
     show_figure(patch_grid_panels(stack, panels, "What reaches [CLS]", shared_scale=False, cols=3),
                 key=f"{SLUG}_rollout")
     st.caption("Rollout (Abnar & Zuidema 2020): per layer, average the heads, add the identity for the residual "
                "path, renormalise the rows, Â = (mean_h A + I) / 2; multiply through the layers, R = Â_L ··· Â_1; "
                "row 0 of R, without [CLS] itself, is drawn. The identity-projection baseline is not a model: it is "
                "softmax(X Xᵀ / √(p²)) on the centred raw patches (W_Q = W_K = I), pixel similarity alone; it has no "
-               "[CLS] row, so its panel shows the weight each patch receives, averaged over the query patches.")
+               "[CLS] row, so its panel shows the weight each patch receives, averaged over the query patches. Each panel is "
+               "divided by its own max, so a near-uniform map looks evenly dark; hover for the weights.")

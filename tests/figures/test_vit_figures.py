@@ -13,6 +13,8 @@ def test_digit_to_rgb_is_dark_ink_on_white():
     assert rgb.shape == (2, 2, 3)
     np.testing.assert_allclose(rgb[..., 0], [[1.0, 0.5], [0.0, 0.0]])
     assert np.all(rgb[..., 0] == rgb[..., 2])
+    big = digit_to_rgb(digit, scale=3)
+    assert big.shape == (6, 6, 3) and np.all(big[3:, :3, 1] == 0.0) and np.all(big[:3, 3:, 1] == 0.5)
 
 
 def test_class_probability_bars_mark_the_label():

@@ -59,18 +59,19 @@ def test_first_test_digit_charts_equal_the_core():
     test = digit_splits()["test"]
     i = int(test.of_class(0)[0])
     want = expected(test.images[i])
-    np.testing.assert_allclose(array(chart(at, "Trained ViT predicts")["data"][0]["y"]), want["trained_probs"],
+    np.testing.assert_allclose(array(chart(at, "Trained ViT:")["data"][0]["y"]), want["trained_probs"],
                                rtol=1e-4, atol=1e-6)
     np.testing.assert_allclose(panels(chart(at, "[CLS]'s weight on each patch, trained")), want["trained_cls"],
                                rtol=1e-4, atol=1e-6)
     rollout = chart(at, "What reaches [CLS]")
     assert [a["text"] for a in rollout["layout"]["annotations"]][:3] == [
-        "trained ViT: rollout", f"untrained ViT (seed {SEED}): rollout", "identity-projection baseline"]
+        "trained ViT<br>rollout", f"untrained ViT<br>rollout (seed {SEED})", "identity-projection<br>baseline"]
     shown = panels(rollout, "customdata")  # the weights themselves (z is each panel ÷ its max)
     for p, name in enumerate(("trained_rollout", "untrained_rollout", "baseline")):
         np.testing.assert_allclose(shown[p], want[name], rtol=1e-4, atol=1e-6)
-    digit = array(chart(at, "4×4 patches of 2×2")["data"][0]["z"])[..., 0]  # the image's red channel: 255·(1 - v/16)
-    np.testing.assert_allclose(digit, np.round(255 * (1 - test.images[i] / 16)), atol=0.5)
+    shown = array(chart(at, "4×4 patches of 2×2")["data"][0]["z"])[..., 0]  # red channel: 255·(1 - v/16), 10× size
+    np.testing.assert_allclose(shown[::10, ::10], np.round(255 * (1 - test.images[i] / 16)), atol=0.5)
+    assert shown.shape == (80, 80)
 
     at.radio(key="vision_transformer_model").set_value("untrained ViT").run()
     cls = panels(chart(at, "[CLS]'s weight on each patch, untrained"))
@@ -90,7 +91,7 @@ def test_picking_another_digit_changes_the_figures():
     after = panels(chart(at, "What reaches [CLS]"), "customdata")
     assert not np.allclose(before, after)
     np.testing.assert_allclose(after[0], want["trained_rollout"], rtol=1e-4, atol=1e-6)
-    probs = array(chart(at, "Trained ViT predicts")["data"][0]["y"])
+    probs = array(chart(at, "Trained ViT:")["data"][0]["y"])
     np.testing.assert_allclose(probs, want["trained_probs"], rtol=1e-4, atol=1e-6)
 
 
@@ -117,7 +118,7 @@ def test_an_uploaded_digit_is_converted_and_classified():
     assert any("became an 8×8 grey digit" in i.value for i in at.info)
     digit, _ = digit_from_image(load_image(_png(picture)))
     want = expected(digit)
-    np.testing.assert_allclose(array(chart(at, "Trained ViT predicts")["data"][0]["y"]), want["trained_probs"],
+    np.testing.assert_allclose(array(chart(at, "Trained ViT:")["data"][0]["y"]), want["trained_probs"],
                                rtol=1e-4, atol=1e-6)
 
 

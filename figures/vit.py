@@ -1,5 +1,5 @@
-"""Figures for the Vision Transformer: the image with its patch grid, the patches as a token sequence, attention
-drawn over the image, and for the digits ViT: class probabilities and maps over the patch grid.
+"""Figures for the Vision Transformer: the image with its patch grid, the patches as a token sequence, and for the
+digits ViT: class probabilities and maps over the patch grid.
 
 Each image figure also carries a heatmap trace (patch indices, or attention weights) on the pixel grid: hovering
 shows which patch / weight is under the pointer, and the export panel has a heatmap to draw.
@@ -86,30 +86,6 @@ def patch_strip(image, patch: int, per_row: int = 9, gap: int = 2) -> go.Figure:
             textfont={"size": 10, "color": "white", "shadow": "0px 0px 3px black"}, showlegend=False,
         ))
     return go.Figure(data=traces, layout=layout)
-
-
-def attention_overlay(image, weights_grid, patch: int, title: str, *, query_patch: int | None = None,
-                      opacity: float = 0.5) -> go.Figure:
-    """Attention weights over the patch grid ``(rows, cols)`` drawn on the image; the query patch (if any) is
-    outlined. The colour range spans this map's min..max (random ViTs are near-uniform); the colour bar gives the
-    actual weights."""
-    pixels = to_uint8(image)
-    weights = as_numpy(weights_grid)
-    rows, cols = weights.shape
-    overlay = go.Heatmap(
-        z=weights, x=((np.arange(cols) + 0.5) * patch).tolist(), y=((np.arange(rows) + 0.5) * patch).tolist(),
-        opacity=opacity,
-        colorscale="Viridis", zmin=float(np.nanmin(weights)), zmax=float(np.nanmax(weights)), colorbar={"title": {"text": "weight"}},
-        customdata=np.arange(rows * cols).reshape(rows, cols),
-        hovertemplate="key patch p%{customdata}<br>weight %{z:.4f}<extra></extra>",
-    )
-    layout = _image_layout(title, 460)
-    if query_patch is not None:
-        r, c = divmod(query_patch, cols)
-        layout["shapes"] = [{"type": "rect", "x0": c * patch - 0.5, "x1": (c + 1) * patch - 0.5,
-                             "y0": r * patch - 0.5, "y1": (r + 1) * patch - 0.5,
-                             "line": {"color": "#00e5ff", "width": 3}}]
-    return go.Figure(data=[go.Image(z=pixels, hoverinfo="skip"), overlay], layout=layout)
 
 
 # ---------------------------------------------------------------------------------------------- digits

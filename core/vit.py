@@ -2,91 +2,28 @@
 
     image (C, H, W) -> patches (N, C·p·p), N = (H/p)·(W/p), raster order (left to right, top to bottom)
     -> linear patch embedding (N, d) -> prepend [CLS] (N+1, d) -> + learned positions (N+1, d)
-    -> encoder layers (the same :class:`core.blocks.EncoderLayer` as text) -> [CLS] output classifies.
+    -> encoder layers (the same :class:`core.blocks.EncoderLayer` as text) -> [CLS] output classifies
+    (``n_classes > 0``: logits = W_cls · LayerNorm(output)[CLS] + b).
 
-Also here: built-in generated images (no downloads), square resizing of uploads, and the pixel-similarity
-attention of raw patches (attention with W_Q = W_K = W_V = I), the baseline a random ViT's maps resemble.
+Also here: the identity-projection baseline (attention of the raw patches with W_Q = W_K = W_V = I: pixel
+similarity, no learned weight) and attention rollout (Abnar & Zuidema 2020).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from core.attention import attention
 from core.blocks import EncoderLayer, LayerNorm, LayerTrace
 from core.positional import LearnedPositionalEmbedding
 
-IMAGE_SIZE = 96  # every image is shown to the ViT as IMAGE_SIZE × IMAGE_SIZE RGB
-GENERATED_IMAGES: tuple[str, ...] = ("shapes", "checkerboard", "circle", "stripes", "gradient", "rings", "quadrants")
-CLS_LABEL = "[CLS]"
-
-
-# ---------------------------------------------------------------------------------------------- images
-def generated_image(name: str, size: int = IMAGE_SIZE) -> np.ndarray:
-    """A built-in test image. -> ``(size, size, 3)`` float32 RGB in [0, 1]."""
-    y, x = np.mgrid[0:size, 0:size].astype(np.float32) / size  # (size, size) each, in [0, 1)
-    rgb = np.ones((size, size, 3), dtype=np.float32)  # white background
-
-    def paint(where: np.ndarray, colour: tuple[float, float, float]) -> None:
-        rgb[where] = colour
-
-    if name == "shapes":  # three coloured shapes on white: same-colour patches look alike
-        paint((abs(x - 0.25) < 0.15) & (abs(y - 0.28) < 0.15), (0.85, 0.15, 0.15))  # red square
-        paint((x - 0.72) ** 2 + (y - 0.3) ** 2 < 0.16**2, (0.15, 0.35, 0.85))  # blue disc
-        paint((y > 0.55) & (y < 0.9) & (abs(x - 0.5) < (y - 0.55) * 0.9), (0.15, 0.65, 0.25))  # green triangle
-    elif name == "checkerboard":
-        rgb[:] = (((x * 8).astype(int) + (y * 8).astype(int)) % 2)[..., None] * 0.9 + 0.05
-    elif name == "circle":
-        rgb[:] = (0.55, 0.75, 0.95)
-        paint((x - 0.5) ** 2 + (y - 0.5) ** 2 < 0.3**2, (0.95, 0.6, 0.1))
-    elif name == "stripes":
-        rgb[:] = ((x * 6).astype(int) % 2)[..., None] * np.array([0.1, 0.5, 0.4], dtype=np.float32) + 0.3
-    elif name == "gradient":
-        rgb = np.stack([x, y, 1.0 - x], axis=-1)
-    elif name == "rings":
-        r = np.sqrt((x - 0.5) ** 2 + (y - 0.5) ** 2)
-        rgb[:] = ((r * 10).astype(int) % 2)[..., None] * np.array([0.7, 0.2, 0.6], dtype=np.float32) + 0.2
-    elif name == "quadrants":
-        paint((x < 0.5) & (y < 0.5), (0.9, 0.2, 0.2))
-        paint((x >= 0.5) & (y < 0.5), (0.2, 0.7, 0.2))
-        paint((x < 0.5) & (y >= 0.5), (0.2, 0.3, 0.9))
-        paint((x >= 0.5) & (y >= 0.5), (0.95, 0.85, 0.2))
-    else:
-        raise ValueError(f"unknown generated image {name!r}; choose one of {GENERATED_IMAGES}")
-    return np.clip(rgb, 0.0, 1.0).astype(np.float32)
-
-
-def image_to_tensor(image: np.ndarray) -> Tensor:
-    """``(H, W, 3)`` uint8 (0..255) or float (0..1) array -> ``(3, H, W)`` float32 in [0, 1]."""
-    array = np.asarray(image)
-    if array.ndim != 3 or array.shape[-1] != 3:
-        raise ValueError(f"expected an (H, W, 3) RGB array, got shape {array.shape}")
-    scale = 255.0 if array.dtype == np.uint8 else 1.0
-    return torch.from_numpy(array.astype(np.float32) / scale).permute(2, 0, 1).contiguous()  # (3, H, W)
-
-
-def square_resize(image: np.ndarray, size: int = IMAGE_SIZE) -> np.ndarray:
-    """Centre-crop to a square, then resize (antialiased bilinear). ``(H, W, 3)`` -> ``(size, size, 3)`` float32."""
-    pixels = image_to_tensor(image)  # (3, H, W)
-    _, h, w = pixels.shape
-    side = min(h, w)
-    top, left = (h - side) // 2, (w - side) // 2
-    square = pixels[:, top : top + side, left : left + side]  # (3, side, side)
-    resized = F.interpolate(square[None], size=(size, size), mode="bilinear", antialias=True, align_corners=False)
-    return resized[0].permute(1, 2, 0).clamp(0, 1).numpy()  # (size, size, 3)
+IMAGE_SIZE = 96  # ViTConfig's default image side
 
 
 # ---------------------------------------------------------------------------------------------- patches
-def valid_patch_sizes(size: int = IMAGE_SIZE, *, min_patch: int = 4, min_patches_per_side: int = 2) -> list[int]:
-    """Patch sizes that tile a ``size × size`` image exactly, leaving at least 2 patches per side."""
-    return [p for p in range(min_patch, size // min_patches_per_side + 1) if size % p == 0]
-
-
 def patch_grid(height: int, width: int, patch: int) -> tuple[int, int]:
     """(rows, cols) of the patch grid; ValueError if ``patch`` does not divide both sides."""
     if patch < 1 or height % patch or width % patch:
@@ -143,6 +80,8 @@ class ViTConfig:
     n_heads: int = 4
     n_layers: int = 2
     d_ff: int = 128
+    n_classes: int = 0  # > 0: a linear head on the final [CLS] vector gives class logits
+    dropout: float = 0.0
 
     @property
     def grid(self) -> tuple[int, int]:
@@ -159,7 +98,8 @@ class ViTTrace:
     """Every stage of one ViT forward pass (B images, N patches, d = d_model).
 
     patches ``(B, N, C·p·p)`` -> patch_tokens ``(B, N, d)`` -> with_cls ``(B, N+1, d)`` (+ positions ``(N+1, d)``)
-    -> embedded ``(B, N+1, d)`` -> one :class:`LayerTrace` per encoder layer -> output ``(B, N+1, d)`` (final norm).
+    -> embedded ``(B, N+1, d)`` -> one :class:`LayerTrace` per encoder layer -> output ``(B, N+1, d)`` (final norm)
+    -> logits ``(B, n_classes)`` from output[:, 0] (None without a classification head).
     """
 
     patches: Tensor
@@ -169,6 +109,7 @@ class ViTTrace:
     embedded: Tensor
     layers: tuple[LayerTrace, ...]
     output: Tensor
+    logits: Tensor | None = None
 
     def stages(self, images: Tensor) -> list[tuple[str, tuple[int, ...], str]]:
         """(stage, shape, what happened) from the input ``images`` to the output: the shapes table of a ViT."""
@@ -191,7 +132,8 @@ class ViTTrace:
 
 
 class TinyViT(nn.Module):
-    """Patch embedding + [CLS] + learned positions + pre-LN encoder layers (GELU FFN) + final LayerNorm."""
+    """Patch embedding + [CLS] + learned positions + pre-LN encoder layers (GELU FFN) + final LayerNorm
+    (+ a linear classification head on [CLS] when ``config.n_classes > 0``)."""
 
     def __init__(self, config: ViTConfig) -> None:
         super().__init__()
@@ -201,9 +143,11 @@ class TinyViT(nn.Module):
         self.cls_token = nn.Parameter(torch.randn(1, 1, c.d_model) * 0.02)  # (1, 1, d)
         self.positions = LearnedPositionalEmbedding(c.n_patches + 1, c.d_model)
         self.layers = nn.ModuleList(
-            EncoderLayer(c.d_model, c.n_heads, c.d_ff, norm_first=True, activation="gelu") for _ in range(c.n_layers)
+            EncoderLayer(c.d_model, c.n_heads, c.d_ff, norm_first=True, activation="gelu", dropout=c.dropout)
+            for _ in range(c.n_layers)
         )
         self.norm = LayerNorm(c.d_model)
+        self.head = nn.Linear(c.d_model, c.n_classes) if c.n_classes else None  # W_cls: (n_classes, d)
 
     def forward(self, images: Tensor) -> ViTTrace:
         """images ``(B, C, H, W)`` in [0, 1] -> :class:`ViTTrace`."""
@@ -217,7 +161,9 @@ class TinyViT(nn.Module):
         for layer in self.layers:
             x, trace = layer(x)  # (B, N+1, d)
             traces.append(trace)
-        return ViTTrace(patches, tokens, with_cls, positions, embedded, tuple(traces), self.norm(x))
+        output = self.norm(x)  # (B, N+1, d)
+        logits = self.head(output[:, 0]) if self.head is not None else None  # (B, n_classes) from [CLS]
+        return ViTTrace(patches, tokens, with_cls, positions, embedded, tuple(traces), output, logits)
 
 
 def seeded_vit(config: ViTConfig, seed: int) -> TinyViT:
@@ -227,13 +173,9 @@ def seeded_vit(config: ViTConfig, seed: int) -> TinyViT:
         return TinyViT(config).eval()
 
 
-def token_labels(n_patches: int) -> list[str]:
-    """Sequence labels: ``[CLS]`` then one per patch in raster order (p0, p1, ...)."""
-    return [CLS_LABEL] + [f"p{i}" for i in range(n_patches)]
-
-
 def pixel_similarity_attention(patches: Tensor) -> Tensor:
-    """Attention on the raw pixels: Q = K = V = the patches, centred over the image (W_Q = W_K = I).
+    """The identity-projection baseline: attention on the raw pixels, Q = K = V = the patches, centred over the
+    image (W_Q = W_K = I). Not an untrained model: random W_Q, W_K give near-uniform maps instead.
 
     patches ``(N, C·p·p)`` -> weights ``(N, N)`` = softmax(X Xᵀ / √(C·p·p)), X = patches - mean patch.
     No learned weight is involved, so a patch attends to the patches that look like it.
@@ -242,8 +184,30 @@ def pixel_similarity_attention(patches: Tensor) -> Tensor:
     return attention(x, x, x).weights  # (N, N)
 
 
-def weights_to_grid(row: Tensor, grid: tuple[int, int], *, has_cls: bool = True) -> Tensor:
-    """One query's weights over the sequence ``(N+1,)`` (or ``(N,)``) -> the patch part as the image grid
-    ``(rows, cols)``; the [CLS] key's weight is dropped (read it from ``row[0]``)."""
-    patch_part = row[1:] if has_cls else row
-    return patch_part.reshape(grid)  # (rows, cols)
+def attention_rollout(weights: Tensor) -> Tensor:
+    """Attention rollout (Abnar & Zuidema 2020): how much of each input token reaches each position after all layers.
+
+    weights ``(L, ..., H, T, T)``: layer l's per-head weights A_l,h (rows sum to 1), e.g.
+    :meth:`ViTTrace.attention_weights` ``(L, B, H, T, T)``. Per layer the heads are averaged and the residual path
+    is added as the identity, then rows renormalised: Â_l = (mean_h A_l,h + I) / 2. The layers multiply,
+    R = Â_L · … · Â_2 · Â_1, so R[i, j] is the share of token j in position i's output. -> ``(..., T, T)``.
+    """
+    mixed = weights.mean(dim=-3)  # (L, ..., T, T): average over heads
+    eye = torch.eye(mixed.shape[-1], dtype=mixed.dtype, device=mixed.device)
+    mixed = mixed + eye  # the residual connection carries each token's own value
+    mixed = mixed / mixed.sum(dim=-1, keepdim=True)  # rows sum to 1 again
+    rollout = mixed[0]  # (..., T, T)
+    for layer in mixed[1:]:
+        rollout = layer @ rollout  # Â_l · R_(l-1): a later layer reads what the earlier ones mixed
+    return rollout
+
+
+def cls_attention(trace: ViTTrace) -> Tensor:
+    """[CLS]'s weight on each patch, every layer and head: ``(L, B, H, N)`` = A_l,h[0, 1:] (row 0 is the [CLS]
+    query; the key [CLS] itself, column 0, is dropped, so a row sums to 1 - A_l,h[0, 0])."""
+    return trace.attention_weights()[..., 0, 1:]
+
+
+def cls_rollout(trace: ViTTrace) -> Tensor:
+    """How much of each patch reaches the final [CLS] vector by :func:`attention_rollout`: ``(B, N)`` = R[0, 1:]."""
+    return attention_rollout(trace.attention_weights())[..., 0, 1:]

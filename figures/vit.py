@@ -1,5 +1,5 @@
-"""Figures for the Vision Transformer: the image with its patch grid, the patches as a token sequence, and attention
-drawn over the image.
+"""Figures for the Vision Transformer: the image with its patch grid, the patches as a token sequence, and for the
+digits ViT: class probabilities and maps over the patch grid.
 
 Each image figure also carries a heatmap trace (patch indices, or attention weights) on the pixel grid: hovering
 shows which patch / weight is under the pointer, and the export panel has a heatmap to draw.
@@ -10,8 +10,9 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from figures.heatmap import as_numpy
+from figures.heatmap import GridPanel, as_numpy, panels_figure, scaled_by_panel_peak
 from figures.layout import MARGIN
+from figures.small_multiples import bottom_row_labels_only, first_column_labels_only
 
 GRID_COLOUR = "rgba(255, 255, 255, 0.9)"
 
@@ -87,25 +88,45 @@ def patch_strip(image, patch: int, per_row: int = 9, gap: int = 2) -> go.Figure:
     return go.Figure(data=traces, layout=layout)
 
 
-def attention_overlay(image, weights_grid, patch: int, title: str, *, query_patch: int | None = None,
-                      opacity: float = 0.5) -> go.Figure:
-    """Attention weights over the patch grid ``(rows, cols)`` drawn on the image; the query patch (if any) is
-    outlined. The colour range spans this map's min..max (random ViTs are near-uniform); the colour bar gives the
-    actual weights."""
-    pixels = to_uint8(image)
-    weights = as_numpy(weights_grid)
-    rows, cols = weights.shape
-    overlay = go.Heatmap(
-        z=weights, x=((np.arange(cols) + 0.5) * patch).tolist(), y=((np.arange(rows) + 0.5) * patch).tolist(),
-        opacity=opacity,
-        colorscale="Viridis", zmin=float(np.nanmin(weights)), zmax=float(np.nanmax(weights)), colorbar={"title": {"text": "weight"}},
-        customdata=np.arange(rows * cols).reshape(rows, cols),
-        hovertemplate="key patch p%{customdata}<br>weight %{z:.4f}<extra></extra>",
-    )
-    layout = _image_layout(title, 460)
-    if query_patch is not None:
-        r, c = divmod(query_patch, cols)
-        layout["shapes"] = [{"type": "rect", "x0": c * patch - 0.5, "x1": (c + 1) * patch - 0.5,
-                             "y0": r * patch - 0.5, "y1": (r + 1) * patch - 0.5,
-                             "line": {"color": "#00e5ff", "width": 3}}]
-    return go.Figure(data=[go.Image(z=pixels, hoverinfo="skip"), overlay], layout=layout)
+# ---------------------------------------------------------------------------------------------- digits
+def digit_to_rgb(digit, max_value: float = 16.0, *, scale: int = 1) -> np.ndarray:
+    """An ``(H, W)`` digit in 0..max_value (16 = full ink) -> ``(H·scale, W·scale, 3)`` float RGB, dark ink on white
+    paper; each pixel drawn as a scale × scale block (an 8×8 image is too small to label its patches)."""
+    paper = 1.0 - np.clip(as_numpy(digit) / max_value, 0.0, 1.0)  # (H, W): 1 = white
+    big = np.kron(paper, np.ones((scale, scale)))  # (H·scale, W·scale)
+    return np.repeat(big[..., None], 3, axis=-1)
+
+
+def class_probability_bars(probabilities, title: str, *, label: int | None = None) -> go.Figure:
+    """Bars of the class probabilities ``(n_classes,)``; the true class (when known) in another colour."""
+    p = as_numpy(probabilities)
+    colours = ["#d62728" if k == label else "#1f77b4" for k in range(len(p))]
+    classes = [str(k) for k in range(len(p))]
+    bars = go.Bar(x=classes, y=p, marker={"color": colours}, hovertemplate="class %{x}: %{y:.4f}<extra></extra>")
+    layout = {"title": {"text": title}, "height": 360, "margin": MARGIN, "yaxis": {"range": [0, 1.02],
+              "title": {"text": "probability"}}, "xaxis": {"type": "category", "title": {"text": "class"}}}
+    return go.Figure(data=[bars], layout=layout)
+
+
+def patch_grid_panels(stack, panel_titles, title: str, *, shared_scale: bool = True, cols: int = 4) -> go.Figure:
+    """Small multiples of maps over the patch grid, ``(P, rows, cols)`` (e.g. [CLS]'s weight on each patch, one
+    panel per layer and head), rows top to bottom as in the image. shared_scale=False: each panel divided by its own
+    max (the hover and the export still carry the weights themselves)."""
+    values = as_numpy(stack)  # (P, rows, cols)
+    shown = values if shared_scale else scaled_by_panel_peak(values)
+    rows, columns = values.shape[1:]
+    x_labels, y_labels = [f"col {c}" for c in range(columns)], [f"row {r}" for r in range(rows)]
+    panels = [GridPanel(shown[p], x_labels, y_labels, panel_titles[p], x_title="patch", y_title="patch",
+                        hover_values=None if shared_scale else values[p]) for p in range(len(values))]
+    if shared_scale:
+        fig = panels_figure(panels, f"{title} (shared colour scale)", zmin=float(values.min()),
+                            zmax=float(values.max()), cols=cols)
+    else:
+        fig = panels_figure(panels, f"{title} (each panel ÷ its own max)", zmin=0.0, zmax=1.0, cols=cols,
+                            colorbar_title="weight ÷ panel max")
+    cols = min(cols, len(panels))
+    for note in fig.layout.annotations:
+        note.font.size = 12
+    if any("<br>" in t for t in panel_titles):  # two-line panel titles need room under the figure title
+        fig.layout.margin.t = 100
+    return bottom_row_labels_only(first_column_labels_only(fig, len(panels), cols), len(panels), cols)

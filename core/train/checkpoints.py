@@ -91,6 +91,8 @@ def load_model(path_stem: Path | str, *, device: torch.device | str = "cpu") -> 
 
 
 def shipped_names(models_dir: Path | str = MODELS_DIR) -> list[str]:
-    """Names of the models with both a card and weights in ``models_dir``, sorted."""
+    """Names of the text models (a family of :data:`FAMILIES`, what :func:`load_model` loads) with both a card and
+    weights in ``models_dir``, sorted. The digits ViT (family "vit") is loaded by core.train.vit_training instead."""
     d = Path(models_dir)
-    return sorted(p.stem for p in d.glob("*.json") if p.with_suffix(".safetensors").is_file())
+    return sorted(p.stem for p in d.glob("*.json")
+                  if p.with_suffix(".safetensors").is_file() and read_card(p).get("family") in FAMILIES)

@@ -1,129 +1,90 @@
-"""Vision Transformer: cut an image into patches, embed them with [CLS] and positions, and see where attention looks."""
+"""Vision Transformer: a small ViT trained on handwritten digits. Its patches, where [CLS] looks in every layer and
+head, and attention rollout, beside an untrained ViT and the identity-projection baseline."""
 
 import numpy as np
-import pandas as pd
 import streamlit as st
-import torch
 
-from core.lab.image_input import MAX_BYTES, MAX_SIDE, UPLOAD_TYPES, ImageInputError, load_image
-from core.vit import (
-    CLS_LABEL,
-    GENERATED_IMAGES,
-    IMAGE_SIZE,
-    ViTConfig,
-    generated_image,
-    image_to_tensor,
-    patch_grid,
-    pixel_similarity_attention,
-    seeded_vit,
-    square_resize,
-    token_labels,
-    valid_patch_sizes,
-    weights_to_grid,
-)
-from figures.block import shape_text
-from figures.heatmap import heatmap
-from figures.vit import attention_overlay, image_with_grid, patch_strip
+from core.train.digits import digit_splits
+from figures.vit import class_probability_bars, digit_to_rgb, image_with_grid, patch_grid_panels, patch_strip
 from ui.charts import show_figure
 from ui.settings import get_settings
 from ui.shell import page_shell
+from ui.vit_digits import digit_run, load_digits_vit, pick_test_digit, upload_digit
 
 SLUG = "vision_transformer"
-UPLOAD = "upload your own…"
-PIXELS, RANDOM_VIT = "raw pixels (no learned weights)", "random ViT (untrained, seeded)"
-MAX_FULL_MAP = 65  # draw the full token × token map up to this many tokens
+TEST, UPLOAD = "a held-out test digit", "upload your own…"
+TRAINED, UNTRAINED = "trained ViT", "untrained ViT"
+BASELINE = "identity-projection baseline"
+SCALE = 10  # each pixel of the 8×8 digit drawn as SCALE × SCALE screen pixels
 
 
-@st.cache_data(max_entries=4, show_spinner=False)
-def uploaded_image(data: bytes) -> np.ndarray:
-    return square_resize(load_image(data), IMAGE_SIZE)  # raises ImageInputError with a message for the learner
-
-
-@st.cache_data(max_entries=16, show_spinner="Running the ViT…")
-def vit_run(image: np.ndarray, patch: int, seed: int, device: str):
-    """Attention of a seeded random TinyViT ``(L, H, N+1, N+1)``, raw-pixel attention ``(N, N)``, stage shapes."""
-    pixels = image_to_tensor(image)[None].to(device)  # (1, 3, H, W)
-    with torch.no_grad():
-        trace = seeded_vit(ViTConfig(image_size=IMAGE_SIZE, patch_size=patch), seed).to(device)(pixels)
-        raw = pixel_similarity_attention(trace.patches[0]).cpu()  # (N, N)
-    stages = pd.DataFrame(trace.stages(pixels), columns=["stage", "shape", "what happens"])
-    stages["shape"] = stages["shape"].map(shape_text)
-    return trace.attention_weights()[:, 0].cpu().numpy(), raw.numpy(), stages
-
-
-def choose_image() -> tuple[np.ndarray, str]:
-    choice = st.selectbox("Image", (*GENERATED_IMAGES, UPLOAD), key=f"{SLUG}_image")
-    if choice != UPLOAD:
-        return generated_image(choice, IMAGE_SIZE), f"generated '{choice}'"
-    upload = st.file_uploader(f"PNG or JPEG, at most {MAX_BYTES // 2**20} MB and {MAX_SIDE} pixels a side",
-                              type=list(UPLOAD_TYPES), max_upload_size=MAX_BYTES // 2**20, key=f"{SLUG}_upload")
-    if upload is None:
-        st.info("No image uploaded yet: showing the generated 'shapes' image.")
-        return generated_image("shapes", IMAGE_SIZE), "generated 'shapes'"
-    try:
-        return uploaded_image(upload.getvalue()), "your upload (centre-cropped, resized)"
-    except ImageInputError as err:
-        st.error(f"{err} Showing the generated 'shapes' image instead.")
-        return generated_image("shapes", IMAGE_SIZE), "generated 'shapes'"
+def choose_digit() -> tuple[np.ndarray, int | None, str]:
+    """(digit (8, 8) in 0..16, its label when known, where it came from)."""
+    if st.radio("Digit", (TEST, UPLOAD), horizontal=True, key=f"{SLUG}_source") == TEST:
+        return pick_test_digit(SLUG)
+    digit, message, refused = upload_digit(SLUG)
+    (st.error if refused else st.info)(message)
+    if digit is not None:
+        return digit, None, "Your picture, converted as above."
+    test = digit_splits()["test"]
+    return test.images[0], int(test.labels[0]), "Held-out test digit 0."
 
 
 settings = get_settings()
 lab = page_shell(SLUG)
 with lab:
-    c1, c2 = st.columns([2, 3])
+    device = str(settings.device)
+    model, card = load_digits_vit(device)
+    config, held, data = model.config, card["held_out"], card["data"]
+    st.caption(f"**Trained ViT** (`models/{card['name']}`): {config.n_layers} layers, {config.n_heads} heads, "
+               f"d_model {config.d_model}, {card['n_parameters']:,} parameters, trained {card['training_time_s']:.0f} s "
+               f"on a {card['device'].upper()} from seed {card['seed']}. Held-out accuracy **{held['accuracy']:.1%}** "
+               f"on the {held['n']} test digits it never saw. Data: {data['name']} ({data['licence']}).")
+    digit, label, where = choose_digit()
+    run = digit_run(digit, settings.seed, device)
+    rows, cols = config.grid
+    p, n = config.patch_size, config.n_patches
+
+    c1, c2 = st.columns(2)
     with c1:
-        image, image_name = choose_image()
-    sizes = valid_patch_sizes(IMAGE_SIZE)
-    patch = c2.select_slider("Patch size p (pixels)", sizes, 16, key=f"{SLUG}_patch")
-    rows, cols = patch_grid(IMAGE_SIZE, IMAGE_SIZE, patch)
-    n = rows * cols
-    show_figure(image_with_grid(image, patch, f"{rows}×{cols} patches of {patch}×{patch} pixels"), key=f"{SLUG}_grid")
-    st.caption(f"{image_name}, {IMAGE_SIZE}×{IMAGE_SIZE} RGB. Hover a patch to see its index in the sequence.")
-    m1, m2, m3, m4 = st.columns(4)
-    m1.metric("patches", n, help="N = (H/p)·(W/p)")
-    m2.metric("tokens", n + 1, help="N patches + [CLS]")
-    m3.metric("values/patch", 3 * patch * patch, help="3·p²: the flattened patch")
-    m4.metric("scores/head", f"{(n + 1) ** 2:,}", help="(N+1)² attention scores per head and layer")
-    show_figure(patch_strip(image, patch), key=f"{SLUG}_strip")
+        show_figure(image_with_grid(digit_to_rgb(digit, scale=SCALE), p * SCALE,
+                                    f"{rows}×{cols} patches of {p}×{p} pixels"), key=f"{SLUG}_digit")
+        st.caption(f"{where} 8×8 grey, 0 (paper) to 16 (ink); hover a patch for its index.")
+    with c2:
+        guess = int(run.probs.argmax())
+        show_figure(class_probability_bars(run.probs, f"Trained ViT: {guess} ({run.probs[guess]:.1%})", label=label),
+                    key=f"{SLUG}_probs")
+        rand = int(run.untrained_probs.argmax())
+        truth = "Your picture has no label." if label is None else f"The label is {label} (red bar)."
+        st.caption(f"{truth} The untrained ViT would say {rand} ({run.untrained_probs[rand]:.1%}): chance is 10%.")
+    show_figure(patch_strip(digit_to_rgb(digit, scale=SCALE), p * SCALE, per_row=8), key=f"{SLUG}_strip")
+    st.caption(f"The {n} patches become {n} tokens of {config.channels * p * p} pixels each; [CLS] goes in front, "
+               f"so the encoder reads {n + 1} tokens.")
 
-    weights, raw, stages = vit_run(image, patch, settings.seed, str(settings.device))
-    st.subheader("Patch embedding, [CLS] and positions")
-    st.dataframe(stages, hide_index=True, width="stretch")
-
-    st.subheader("Where does a token look?")
-    labels = token_labels(n)
-    q1, q2 = st.columns(2)
-    source = q1.radio("Attention from", (PIXELS, RANDOM_VIT), key=f"{SLUG}_source")
-    query = q2.select_slider("Query token", labels, "p0", key=f"{SLUG}_query")
-    if source == PIXELS:
-        st.caption("softmax(X Xᵀ/√(3p²)) with X = the centred pixel patches: no learned weight at all. A patch "
-                   "attends to the patches that look like it.")
-        if query == CLS_LABEL:
-            st.warning("[CLS] has no pixels, so raw-pixel attention has no [CLS] row: pick a patch as the query.")
-            st.stop()
-        row, names = raw[labels.index(query) - 1], labels[1:]
-        full, where = raw, "raw pixels"
-        grid = weights_to_grid(torch.from_numpy(row), (rows, cols), has_cls=False)
+    st.subheader("Where [CLS] looks, layer by layer and head by head")
+    which = st.radio("Model", (TRAINED, UNTRAINED), horizontal=True, key=f"{SLUG}_model")
+    cls = run.cls if which == TRAINED else run.untrained_cls  # (L, H, N)
+    titles = [f"layer {layer + 1} · head {head}" for layer in range(cls.shape[0]) for head in range(cls.shape[1])]
+    show_figure(patch_grid_panels(cls.reshape(-1, rows, cols), titles, f"[CLS]'s weight on each patch, {which}"),
+                key=f"{SLUG}_cls")
+    if which == UNTRAINED:
+        st.caption(f"Same architecture, random initialisation (seed {settings.seed}). With independent random W_Q "
+                   f"and W_K the scores are small and unstructured, so every weight sits near 1/{n + 1} = "
+                   f"{1 / (n + 1):.3f}: the map is close to uniform (its range here: {cls.min():.3f} to "
+                   f"{cls.max():.3f}).")
     else:
-        n_layers, n_heads = weights.shape[:2]
-        h1, h2 = st.columns(2)
-        layer = h1.selectbox("Layer", range(1, n_layers + 1), key=f"{SLUG}_layer")
-        head = h2.selectbox("Head", ["mean of heads", *range(n_heads)], key=f"{SLUG}_head")
-        per_head = weights[layer - 1]  # (H, N+1, N+1)
-        matrix = per_head.mean(axis=0) if head == "mean of heads" else per_head[head]
-        row, names, full = matrix[labels.index(query)], labels, matrix
-        grid = weights_to_grid(torch.from_numpy(row), (rows, cols))
-        where = f"random ViT, layer {layer}, {head if head == 'mean of heads' else f'head {head}'}"
-        st.warning(f"This ViT is untrained (random weights, seed {settings.seed}, on {settings.device}): its attention is nearly uniform "
-                   f"(1/{n + 1} = {1 / (n + 1):.3f}) and what varies mostly reflects pixel similarity, not meaning. "
-                   f"Weight on [CLS]: {row[0]:.3f}.")
-    query_patch = None if query == CLS_LABEL else labels.index(query) - 1
-    show_figure(attention_overlay(image, grid, patch, f"Where {query} looks", query_patch=query_patch),
-                key=f"{SLUG}_overlay")
-    st.caption(f"Weights of {query} over the patches ({where}) on the image, the query outlined. Colours span this "
-               f"map's range, {grid.min():.4f} to {grid.max():.4f}.")
-    show_full = st.toggle("Also show every token's attention (the full map)", False, key=f"{SLUG}_full_map")
-    if show_full and len(names) <= MAX_FULL_MAP:
-        show_figure(heatmap(full, names, names, "Every token's attention weights"), key=f"{SLUG}_full")
-    elif show_full:
-        st.caption(f"The full {len(names)}×{len(names)} map is not drawn at this patch size (choose p ≥ 12 to see it).")
+        st.caption(f"Row 0 of each head's attention matrix, reshaped to the {rows}×{cols} patch grid ([CLS]'s weight "
+                   "on itself is left out, so a panel sums to a little less than 1). Heads differ: attention is "
+                   "learned per head.")
+
+    st.subheader("Attention rollout, beside the baselines")
+    stack = np.stack([run.rollout, run.untrained_rollout, run.baseline]).reshape(3, rows, cols)
+    panels = [f"{TRAINED}<br>rollout", f"{UNTRAINED}<br>rollout (seed {settings.seed})", BASELINE.replace(" ", "<br>")]
+    show_figure(patch_grid_panels(stack, panels, "What reaches [CLS]", shared_scale=False, cols=3),
+                key=f"{SLUG}_rollout")
+    st.caption("Rollout (Abnar & Zuidema 2020): per layer, average the heads, add the identity for the residual "
+               "path, renormalise the rows, Â = (mean_h A + I) / 2; multiply through the layers, R = Â_L ··· Â_1; "
+               "row 0 of R, without [CLS] itself, is drawn. The identity-projection baseline is not a model: it is "
+               "softmax(X Xᵀ / √(p²)) on the centred raw patches (W_Q = W_K = I), pixel similarity alone; it has no "
+               "[CLS] row, so its panel shows the weight each patch receives, averaged over the query patches. Each panel is "
+               "divided by its own max, so a near-uniform map looks evenly dark; hover for the weights.")

@@ -1,5 +1,5 @@
 """core.vit: patchify against explicit loops, the patch embedding against Conv2d, the tiny ViT's shapes and
-attention, the raw-pixel attention against a float64 reference, generated images and resizing."""
+attention, the raw-pixel attention and attention rollout against float64 references, the classification head."""
 
 from __future__ import annotations
 
@@ -11,40 +11,17 @@ import torch
 from torch.testing import assert_close
 
 from core.vit import (
-    CLS_LABEL,
-    GENERATED_IMAGES,
     PatchEmbedding,
     ViTConfig,
-    generated_image,
-    image_to_tensor,
+    attention_rollout,
+    cls_attention,
+    cls_rollout,
     patch_grid,
     patchify,
     pixel_similarity_attention,
     seeded_vit,
-    square_resize,
-    token_labels,
     unpatchify,
-    valid_patch_sizes,
-    weights_to_grid,
 )
-
-
-@pytest.mark.parametrize("name", GENERATED_IMAGES)
-def test_generated_images_are_rgb_in_unit_range(name):
-    image = generated_image(name, 48)
-    assert image.shape == (48, 48, 3) and image.dtype == np.float32
-    assert 0.0 <= image.min() and image.max() <= 1.0
-    assert image.std() > 0.01, f"{name} should not be a flat colour"
-
-
-def test_unknown_generated_image_names_the_choices():
-    with pytest.raises(ValueError, match="checkerboard"):
-        generated_image("mona lisa")
-
-
-def test_valid_patch_sizes_divide_the_image():
-    assert valid_patch_sizes(96) == [4, 6, 8, 12, 16, 24, 32, 48]
-    assert all(224 % p == 0 for p in valid_patch_sizes(224))
 
 
 @pytest.mark.parametrize("height,width,patch", [(8, 8, 4), (12, 8, 4), (6, 9, 3), (16, 16, 16)])
@@ -117,36 +94,64 @@ def test_pixel_similarity_attention_matches_a_float64_reference():
 
 
 def test_identical_patches_share_their_weight():
-    image = image_to_tensor(generated_image("checkerboard", 32))[None]  # 8×8 checkerboard of 4-pixel cells
+    cells = (torch.arange(32)[:, None] // 4 + torch.arange(32)[None, :] // 4) % 2  # (32, 32) checkerboard, 4-px cells
+    image = cells.float().expand(1, 3, 32, 32)
     weights = pixel_similarity_attention(patchify(image, 8)[0])  # every 8×8 patch is the same 2×2 checker
     assert_close(weights, torch.full((16, 16), 1 / 16))
 
 
-def test_square_resize_centre_crops_then_resizes():
-    wide = np.zeros((20, 40, 3), dtype=np.uint8)
-    wide[:, 10:30] = 255  # the centre square is white, the sides black
-    out = square_resize(wide, 10)
-    assert out.shape == (10, 10, 3) and out.dtype == np.float32
-    assert_close(torch.from_numpy(out), torch.ones(10, 10, 3))
+def naive_rollout(weights: np.ndarray) -> np.ndarray:
+    """Abnar & Zuidema's rollout written out in float64 loops: weights (L, H, T, T) -> (T, T)."""
+    n_layers, n_heads, t, _ = weights.shape
+    rollout = np.eye(t)
+    for layer in range(n_layers):
+        mixed = np.zeros((t, t))
+        for i in range(t):
+            for j in range(t):
+                mixed[i, j] = sum(weights[layer, h, i, j] for h in range(n_heads)) / n_heads + (1.0 if i == j else 0.0)
+            mixed[i] /= mixed[i].sum()
+        rollout = mixed @ rollout  # a later layer mixes what the earlier ones produced
+    return rollout
 
 
-def test_image_to_tensor_scales_uint8_and_rejects_other_shapes():
-    tensor = image_to_tensor(np.full((2, 3, 3), 255, dtype=np.uint8))
-    assert tensor.shape == (3, 2, 3) and float(tensor.max()) == 1.0
-    with pytest.raises(ValueError, match="RGB"):
-        image_to_tensor(np.zeros((4, 4)))
+@pytest.mark.parametrize("n_layers,n_heads,t", [(1, 1, 3), (2, 4, 5), (4, 3, 7)])
+def test_attention_rollout_matches_a_float64_reference(n_layers, n_heads, t):
+    scores = torch.randn(n_layers, 2, n_heads, t, t, generator=torch.Generator().manual_seed(t))
+    weights = scores.softmax(-1)  # (L, B, H, T, T): rows sum to 1, as attention weights do
+    rollout = attention_rollout(weights)  # float32
+    assert rollout.shape == (2, t, t)
+    for b in range(2):
+        expected = torch.from_numpy(naive_rollout(weights[:, b].double().numpy()))
+        assert_close(rollout[b].double(), expected, atol=1e-6, rtol=1e-5)
+    assert_close(rollout.sum(-1), torch.ones(2, t))  # a row stays a distribution over the input tokens
 
 
-def test_labels_and_grid_helpers():
-    assert token_labels(3) == [CLS_LABEL, "p0", "p1", "p2"]
-    row = torch.arange(7.0)  # [CLS] then 6 patches
-    assert_close(weights_to_grid(row, (2, 3)), torch.tensor([[1.0, 2, 3], [4, 5, 6]]))
-    assert_close(weights_to_grid(row[1:], (2, 3), has_cls=False), torch.tensor([[1.0, 2, 3], [4, 5, 6]]))
+def test_rollout_of_one_uniform_layer_mixes_half_self_half_uniform():
+    t = 4
+    rollout = attention_rollout(torch.full((1, 2, t, t), 1 / t))
+    assert_close(rollout, 0.5 * torch.eye(t) + 0.5 / t)
+
+
+def test_classifier_head_reads_the_final_cls_vector_and_cls_maps_index_row_zero():
+    config = ViTConfig(image_size=8, patch_size=2, channels=1, d_model=16, n_heads=2, n_layers=3, d_ff=32,
+                       n_classes=10)
+    model = seeded_vit(config, seed=1)
+    images = torch.rand(3, 1, 8, 8, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        trace = model(images)
+        assert_close(trace.logits, trace.output[:, 0] @ model.head.weight.T + model.head.bias)
+    weights = trace.attention_weights()  # (L, B, H, 17, 17)
+    assert trace.logits.shape == (3, 10) and weights.shape == (3, 3, 2, 17, 17)
+    assert_close(cls_attention(trace), weights[:, :, :, 0, 1:])
+    for b in range(3):
+        expected = naive_rollout(weights[:, b].double().numpy())[0, 1:]
+        assert_close(cls_rollout(trace)[b].double(), torch.from_numpy(expected), atol=1e-6, rtol=1e-5)
+    assert seeded_vit(ViTConfig(), 0)(torch.rand(1, 3, 96, 96)).logits is None  # no head without classes
 
 
 @pytest.mark.cuda
 def test_tiny_vit_on_cuda_matches_cpu():
-    images = image_to_tensor(generated_image("shapes", 96))[None]
+    images = torch.rand(1, 3, 96, 96, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         cpu = seeded_vit(ViTConfig(), 0)(images).attention_weights()
         gpu = seeded_vit(ViTConfig(), 0).to("cuda")(images.to("cuda")).attention_weights()

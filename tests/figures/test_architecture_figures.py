@@ -9,7 +9,7 @@ import torch
 
 from core.lab.permutation import permutation_study, position_score_grid, relative_bias_example
 from core.positional import alibi_bias, alibi_slopes, sinusoidal_encoding
-from core.vit import generated_image, image_to_tensor, patchify
+from core.vit import patchify
 from figures.block import (
     activation_figure,
     count_bars,
@@ -32,7 +32,7 @@ from figures.positional import (
     score_vs_offset,
     similarity_heatmap,
 )
-from figures.vit import attention_overlay, image_with_grid, patch_strip, to_uint8
+from figures.vit import image_with_grid, patch_strip, to_uint8
 
 
 def title(fig) -> str:
@@ -138,8 +138,14 @@ def test_panels_layout_splits_the_width():
     assert layout["yaxis2"]["anchor"] == "x2" and panel_axes(2) == ("x3", "y3")
 
 
+def _picture(size: int) -> np.ndarray:
+    """An RGB test picture ``(size, size, 3)`` in [0, 1]: every pixel different."""
+    y, x = np.mgrid[0:size, 0:size] / size
+    return np.stack([x, y, 1 - x * y], axis=-1).astype(np.float32)
+
+
 def test_image_with_grid_indexes_patches_in_raster_order():
-    image = generated_image("quadrants", 32)
+    image = _picture(32)
     fig = image_with_grid(image, 8, "grid")
     picture, index = fig.data
     assert picture.type == "image" and np.asarray(picture.z).shape == (32, 32, 3)
@@ -149,8 +155,8 @@ def test_image_with_grid_indexes_patches_in_raster_order():
 
 
 def test_patch_strip_places_each_patch_in_sequence_order():
-    image = generated_image("gradient", 24)
-    patches = patchify(image_to_tensor(image)[None], 6)[0]  # (16, 3·6·6)
+    image = _picture(24)
+    patches = patchify(torch.from_numpy(image).permute(2, 0, 1)[None], 6)[0]  # (16, 3·6·6)
     fig = patch_strip(image, 6, per_row=5, gap=2)
     canvas = np.asarray(fig.data[0].z)
     assert canvas.shape == (4 * 8 - 2, 5 * 8 - 2, 3)
@@ -164,21 +170,9 @@ def test_patch_strip_places_each_patch_in_sequence_order():
     assert list(fig.data[2].text) == [f"p{k}" for k in range(16)] and fig.data[2].x[5] == 0 and fig.data[2].y[5] == 8
 
 
-def test_attention_overlay_draws_the_grid_on_the_image_and_outlines_the_query():
-    weights = np.random.default_rng(0).random((3, 3))
-    fig = attention_overlay(generated_image("circle", 24), weights, 8, "look", query_patch=5)
-    overlay = fig.data[1]
-    np.testing.assert_allclose(np.asarray(overlay.z), weights)
-    assert overlay.colorbar.title.text == "weight"
-    assert (overlay.zmin, overlay.zmax) == (pytest.approx(weights.min()), pytest.approx(weights.max()))
-    (outline,) = fig.layout.shapes
-    assert (outline.x0, outline.y0) == (2 * 8 - 0.5, 1 * 8 - 0.5)  # patch 5 = row 1, col 2
-
-
 @pytest.mark.parametrize("make", [
-    lambda: image_with_grid(generated_image("shapes", 32), 8, "g"),
-    lambda: patch_strip(generated_image("shapes", 32), 8),
-    lambda: attention_overlay(generated_image("shapes", 32), np.ones((4, 4)) / 16, 8, "o"),
+    lambda: image_with_grid(_picture(32), 8, "g"),
+    lambda: patch_strip(_picture(32), 8),
     lambda: depth_figure({"a": (np.ones(3), np.ones(2))}),
     lambda: permutation_bars({"none": np.zeros(3)}, ["a", "b", "c"]),
 ])

@@ -1,17 +1,14 @@
-"""AppTest of the positional-encodings, transformer-block, architecture-families and ViT pages: the numbers in each
-chart spec equal what the core computes for the same inputs; bad inputs give messages, never tracebacks."""
+"""AppTest of the positional-encodings, transformer-block and architecture-families pages (the ViT page has
+test_vit_page.py): the numbers in each chart spec equal what the core computes for the same inputs; bad inputs give
+messages, never tracebacks."""
 
 from __future__ import annotations
-
-import io
 
 import numpy as np
 import pytest
 import torch
-from PIL import Image
 
 from core.lab.families import FAMILY_NAMES, FAMILY_TASKS, family_masks, run_example, untrained_model
-from core.lab.image_input import load_image
 from core.lab.permutation import permutation_study, position_score_grid, position_similarity
 from core.lab.residual import (
     activation_curve,
@@ -31,20 +28,11 @@ from core.positional import (
 )
 from core.train.checkpoints import MODELS_DIR, load_model, read_card, shipped_names
 from core.train.tasks import get_task
-from core.vit import (
-    ViTConfig,
-    generated_image,
-    image_to_tensor,
-    patchify,
-    pixel_similarity_attention,
-    seeded_vit,
-    square_resize,
-)
 from tests.apptest_utils import chart_specs, error_messages, open_page
 from tests.apptest_utils import plotly_values as array
 
 POSITIONAL = "pages/multihead_positions/positional_encodings.py"
-BLOCK, VIT = "pages/architectures/transformer_block.py", "pages/beyond_text/vision_transformer.py"
+BLOCK = "pages/architectures/transformer_block.py"
 
 
 def chart(at, title_start: str) -> dict:
@@ -202,79 +190,6 @@ def test_parameter_view_adds_up():
     spec = chart(at, "Decoder layer, d_model=512")
     assert list(array(spec["data"][0]["x"]).astype(int)) == list(counts.values())
     assert f"{sum(counts.values()):,} parameters" in spec["layout"]["title"]["text"]
-
-
-# ------------------------------------------------------------------------------------------------ vision transformer
-def _png(array_: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    Image.fromarray(array_).save(buf, format="PNG")
-    return buf.getvalue()
-
-
-def test_vit_default_view_matches_the_core():
-    at = open_page(VIT)
-    assert not at.exception, error_messages(at)
-    image = generated_image("shapes", 96)
-    patches = patchify(image_to_tensor(image)[None], 16)[0]
-    raw = pixel_similarity_attention(patches).numpy()
-    index = array(chart(at, "6×6 patches of 16×16")["data"][1]["z"])
-    np.testing.assert_array_equal(index, np.arange(36).reshape(6, 6))
-    np.testing.assert_allclose(array(chart(at, "Where p0 looks")["data"][1]["z"]), raw[0].reshape(6, 6), rtol=1e-5, atol=1e-6)
-    at.toggle(key="vision_transformer_full_map").set_value(True).run()
-    np.testing.assert_allclose(array(chart(at, "Every token's attention")["data"][0]["z"]), raw, rtol=1e-5, atol=1e-6)
-    assert metric(at, "tokens") == "37"
-
-
-def test_vit_random_model_view_and_patch_size():
-    at = open_page(VIT)
-    at.radio(key="vision_transformer_source").set_value("random ViT (untrained, seeded)").run()
-    assert any("untrained" in w.value for w in at.warning)
-    with torch.no_grad():
-        trace = seeded_vit(ViTConfig(patch_size=16), 0)(image_to_tensor(generated_image("shapes", 96))[None])
-    weights = trace.attention_weights()[0, 0].mean(0).numpy()  # layer 1, mean of heads: (37, 37)
-    np.testing.assert_allclose(array(chart(at, "Where p0 looks")["data"][1]["z"]), weights[1, 1:].reshape(6, 6),
-                               rtol=1e-4, atol=1e-7)
-    at.toggle(key="vision_transformer_full_map").set_value(True)
-    at.select_slider(key="vision_transformer_patch").set_value(8).run()
-    assert not at.exception and metric(at, "patches") == "144"
-    assert any("not drawn at this patch size" in c.value for c in at.caption)
-
-
-def test_cls_query_has_no_pixel_row():
-    at = open_page(VIT)
-    at.select_slider(key="vision_transformer_query").set_value("[CLS]").run()
-    assert not at.exception and any("[CLS] has no pixels" in w.value for w in at.warning)
-
-
-def _upload(at, name: str, data: bytes, mime: str = "image/png"):
-    at.selectbox(key="vision_transformer_image").select("upload your own…").run()
-    at.file_uploader[0].set_value((name, data, mime))
-    at.run()
-    assert not at.exception, error_messages(at)
-    return at
-
-
-def test_a_valid_upload_is_patched_and_attended():
-    pixels = np.zeros((50, 80, 3), dtype=np.uint8)
-    pixels[:, 40:] = (250, 200, 0)
-    at = _upload(open_page(VIT), "photo.png", _png(pixels))
-    assert not at.error
-    assert any("your upload" in c.value for c in at.caption)
-    image = square_resize(load_image(_png(pixels)), 96)
-    raw = pixel_similarity_attention(patchify(image_to_tensor(image)[None], 16)[0]).numpy()
-    np.testing.assert_allclose(array(chart(at, "Where p0 looks")["data"][1]["z"]), raw[0].reshape(6, 6), rtol=1e-4)
-
-
-@pytest.mark.parametrize("name,data,message", [
-    ("notes.png", b"hello, not an image", "not an image that can be read"),
-    ("anim.png", b"GIF89a" + bytes(30), "not an image that can be read"),
-    ("wide.png", _png(np.zeros((1, 4097, 3), dtype=np.uint8)), "at most 4096 pixels"),
-    ("huge.png", b"\x89PNG" + bytes(6 * 2**20), "the limit is 5.0 MB"),
-])
-def test_bad_uploads_get_a_message_and_the_page_keeps_working(name, data, message):
-    at = _upload(open_page(VIT), name, data)
-    assert any(message in e.value for e in at.error), [e.value for e in at.error]
-    assert chart(at, "Where p0 looks")  # fell back to the generated image
 
 
 # ------------------------------------------------------------------------------------------------ architecture families

@@ -5,6 +5,12 @@ from __future__ import annotations
 import pytest
 import torch
 
+from core.kernels.flash_attention import interpret_without_gpu
+
+# Triton fixes compiled-or-interpreted when it is first imported, and torch imports it early (torch._dynamo does):
+# without a GPU, choose its interpreter now, before any test or page runs (core.kernels' tests need it).
+interpret_without_gpu()
+
 
 def pytest_collection_modifyitems(config, items):
     if torch.cuda.is_available():

@@ -13,6 +13,7 @@ import pkgutil
 
 import torch
 
+from core.kernels.flash_attention import interpret_without_gpu
 from ui.gc_tuning import freeze_startup_objects
 
 COURSE_PACKAGES = ("core", "figures", "ui", "course")
@@ -46,6 +47,7 @@ def prepare_server_process() -> int:
     global _prepared
     if _prepared:
         return 0
+    interpret_without_gpu()  # before torch._dynamo imports Triton: without a GPU, its kernels run interpreted
     import_course_modules()
     import_torch_lazy_modules()
     _prepared = True

@@ -27,6 +27,7 @@ SLUG = "flash_attention"
 GPU_LENGTHS = [1024, 2048, 4096, 8192, 16384]
 GPU_HEADS, GPU_D = 8, 64
 METHODS = {"triton": "Triton kernel (fused)", "sdpa": "torch SDPA (fused)", "tiled": "Python tile loop"}
+CODE_HEIGHT = 560  # px: the two sources scroll side by side instead of making the page two screens longer
 KERNEL_BLOCK = 16  # the interpreter check's tiles: tl.dot multiplies blocks of at least 16 rows
 
 
@@ -115,10 +116,10 @@ def render_kernel_section(n: int, d: int, causal: bool, seed: int, device: torch
     left, right = st.columns(2)
     with left:
         st.caption("Python tile loop · `core/tiled.py`")
-        st.code(loop_source(), language="python")
+        st.code(loop_source(), language="python", line_numbers=True, height=CODE_HEIGHT)
     with right:
         st.caption("Triton kernel · `core/kernels/flash_attention.py`")
-        st.code(kernel.kernel_source(), language="python")
+        st.code(kernel.kernel_source(), language="python", line_numbers=True, height=CODE_HEIGHT)
     if device.type == "cuda" and kernel.triton_available():
         _gpu_timing(device)
     elif device.type == "cuda":

@@ -146,4 +146,4 @@ with lab:
                "2·n²·d/B_r elements instead of the naive path's 4·n² score reads and writes. Larger blocks (more SRAM) mean "
                "fewer passes; causal masking skips about half of the tiles.")
 
-    render_kernel_section(n, d, causal, settings.seed, settings.device)
+render_kernel_section(n, d, causal, settings.seed, settings.device)  # full width: two sources side by side

@@ -68,8 +68,9 @@ def _flash_forward(
     dims = tl.arange(0, D_PAD)  # (D_PAD,) head width, padded to a power of two >= 16 (tl.dot's minimum)
     row_ok = rows < lq  # the last block may run past Lq
     dim_ok = dims < d
+    # (BLOCK_M, D_PAD): the block's queries, read once and kept on chip
     q = tl.load(Q + b * stride_qb + h * stride_qh + rows[:, None] * stride_qn + dims[None, :] * stride_qd,
-                mask=row_ok[:, None] & dim_ok[None, :], other=0.0).to(DOT_DTYPE)  # (BLOCK_M, D_PAD): read once, kept on chip
+                mask=row_ok[:, None] & dim_ok[None, :], other=0.0).to(DOT_DTYPE)
 
     m = tl.full([BLOCK_M], float("-inf"), tl.float32)  # running max of the scores; lesson 18: start m = -inf
     l = tl.zeros([BLOCK_M], tl.float32)  # noqa: E741  running sum of e^(s - m); start ℓ = 0
@@ -82,8 +83,9 @@ def _flash_forward(
     for k_start in range(0, k_stop, BLOCK_N):
         cols = k_start + cols0  # (BLOCK_N,) key positions j
         col_ok = cols < lk  # the last tile may run past Lk
+        # (D_PAD, BLOCK_N): the tile's Kᵀ
         k_t = tl.load(K + b * stride_kb + h * stride_kh + cols[None, :] * stride_kn + dims[:, None] * stride_kd,
-                      mask=dim_ok[:, None] & col_ok[None, :], other=0.0).to(DOT_DTYPE)  # (D_PAD, BLOCK_N): the tile's Kᵀ
+                      mask=dim_ok[:, None] & col_ok[None, :], other=0.0).to(DOT_DTYPE)
         s = tl.dot(q, k_t, input_precision=DOT_PRECISION) * scale  # (BLOCK_M, BLOCK_N) scores s = q·k · scale
         visible = col_ok[None, :]  # (1, BLOCK_N); rows past Lq are computed but never stored
         if CAUSAL:
@@ -97,10 +99,11 @@ def _flash_forward(
         l = rescale * l + tl.sum(p, 1)  # noqa: E741  lesson 18: ℓ' = e^(m - m') ℓ + Σ_j e^(s_j - m')
         v = tl.load(V + b * stride_vb + h * stride_vh + cols[:, None] * stride_vn + dims[None, :] * stride_vd,
                     mask=col_ok[:, None] & dim_ok[None, :], other=0.0).to(DOT_DTYPE)  # (BLOCK_N, D_PAD)
-        acc = rescale[:, None] * acc + tl.dot(p.to(DOT_DTYPE), v, input_precision=DOT_PRECISION)  # a' = e^(m - m') a + Σ_j e^(s_j - m') v_j
+        # lesson 18: a' = e^(m - m') a + Σ_j e^(s_j - m') v_j, the rescaled accumulator plus this tile's values
+        acc = rescale[:, None] * acc + tl.dot(p.to(DOT_DTYPE), v, input_precision=DOT_PRECISION)
         m = m_new
 
-    out = acc / tl.where(l > 0, l, 1.0)[:, None]  # lesson 18: output = a / ℓ, once, after the last tile (ℓ = 0 → 0)
+    out = acc / tl.where(l > 0, l, 1.0)[:, None]  # lesson 18: output = a / ℓ, once, after the last tile; ℓ = 0 → 0
     tl.store(Out + b * stride_ob + h * stride_oh + rows[:, None] * stride_on + dims[None, :] * stride_od,
              out.to(Out.dtype.element_ty), mask=row_ok[:, None] & dim_ok[None, :])
     if STORE_LSE:  # log Σ_j e^(s_j) = m + log ℓ: enough to rebuild any row of P later
@@ -200,7 +203,7 @@ def launch_config(d_pad: int, dtype: torch.dtype, interpret: bool) -> LaunchConf
     return LaunchConfig(64, 64, num_warps=4, num_stages=2)
 
 
-def _dot_dtype(dtype: torch.dtype, interpret: bool):
+def _dot_dtype(dtype: torch.dtype, interpret: bool) -> object:
     """The dtype the tiles are multiplied in: the input's (tensor cores take half precision as it is); float32 for
     bfloat16 in the interpreter, which computes with numpy, and numpy has no bfloat16."""
     if interpret and dtype == torch.bfloat16:
@@ -219,6 +222,8 @@ def _check_inputs(q: Tensor, k: Tensor, v: Tensor) -> None:
         raise ValueError(f"q, k, v must be on one device; got {q.device}, {k.device}, {v.device}")
     if not 1 <= q.shape[3] <= MAX_HEAD_DIM:
         raise ValueError(f"head width d must be in 1..{MAX_HEAD_DIM}; got {q.shape[3]}")
+    if max(q.numel(), k.numel()) >= 2**31:  # the kernel's offsets are 32-bit integers
+        raise ValueError(f"tensors of 2^31 elements or more are not supported; got q {tuple(q.shape)}, k {tuple(k.shape)}")
 
 
 def flash_attention(

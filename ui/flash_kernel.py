@@ -91,6 +91,9 @@ def _gpu_timing(device: torch.device) -> None:
 
 def _cpu_check(n: int, d: int, causal: bool, seed: int) -> None:
     """Say the kernel needs a GPU; run it in Triton's interpreter when Triton is installed."""
+    if torch.cuda.is_available():  # the learner chose the CPU on a machine that has a GPU
+        st.info("**The kernel needs a GPU.** Choose **cuda** as the compute device in the sidebar to time it here.")
+        return
     st.info("**The kernel needs a GPU.** This machine has no CUDA GPU, so the fused kernel cannot run at speed here "
             "and there is nothing to time against SDPA.")
     if not kernel.triton_available():

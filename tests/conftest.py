@@ -9,7 +9,12 @@ import tempfile
 import pytest
 import torch
 
+from core.kernels.flash_attention import interpret_without_gpu
 from course.progress_store import DATA_ENV
+
+# Triton fixes compiled-or-interpreted when it is first imported, and torch imports it early (torch._dynamo does):
+# without a GPU, choose its interpreter now, before any test or page runs (core.kernels' tests need it).
+interpret_without_gpu()
 
 
 def pytest_configure(config):

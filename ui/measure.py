@@ -6,7 +6,8 @@ slider back and forth costs nothing. :func:`run_measurements` measures a list of
 keeps the session's results in ``st.session_state`` (what *this* learner has asked for, redrawn on every rerun).
 
 Methods: "naive" (``core.attention.naive_attention``), "tiled" (``core.tiled.tiled_attention``), "sdpa" (PyTorch's
-fused ``scaled_dot_product_attention``, the reference) and "variant:<name>" (``core.efficient`` fast paths with
+fused ``scaled_dot_product_attention``, the reference), "triton" (``core.kernels.flash_attention``, CUDA) and
+"variant:<name>" (``core.efficient`` fast paths with
 ``core.efficient.sweep_params(n)``). Inputs are ``(1, heads, n, d)`` N(0, 1) tensors, no mask.
 :func:`measure_decoding` times generation with and without the KV cache (cached per device and sizes).
 """
@@ -23,6 +24,7 @@ import torch.nn.functional as F
 
 from core.attention import naive_attention
 from core.efficient import fast_variant_attention, sweep_params
+from core.kernels.flash_attention import flash_attention
 from core.measure.kv_cache_math import small_decoder, time_generation
 from core.measure.memory_meter import measure_peak
 from core.measure.timer import Timing, time_call
@@ -68,6 +70,8 @@ def method_fn(method: str, n: int) -> Callable[..., torch.Tensor]:
         return tiled_attention
     if method == "sdpa":
         return F.scaled_dot_product_attention
+    if method == "triton":
+        return flash_attention
     if method.startswith("variant:"):
         return partial(fast_variant_attention, method.removeprefix("variant:"), p=sweep_params(n))
     raise ValueError(f"unknown method {method!r}")

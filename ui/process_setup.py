@@ -56,9 +56,11 @@ def import_torch_lazy_modules() -> None:
 def prepare_core() -> int:
     """The warm-up's work, in this order: torch's CPU threads (before any torch compute, the imports included), every
     course module, torch's lazy modules, then the freeze. Returns the number of objects frozen (0 if already done)."""
+    from core.kernels.flash_attention import interpret_without_gpu
     from core.measure.device import configure_threads  # the first `import torch` of the process
 
     configure_threads()
+    interpret_without_gpu()  # before torch._dynamo imports Triton: without a GPU, its kernels run interpreted
     import_course_modules()
     import_torch_lazy_modules()
     return freeze_startup_objects()

@@ -1,2 +1,2 @@
-"""Fused kernels (e.g. a Triton FlashAttention), each beside the readable path in the core's root that it speeds up
-and is tested against."""
+"""Fused kernels, each beside the readable path in the core's root that it speeds up and is tested against:
+``flash_attention`` is ``core.tiled``'s loop as one Triton kernel (Triton optional: see that module)."""

@@ -1,7 +1,7 @@
-"""FlashAttention step by step: walk the tile loop of the online softmax, then count the bytes each path moves."""
+"""FlashAttention step by step: walk the tile loop of the online softmax, count the bytes each path moves, then read
+and run the fused Triton kernel that does the same loop on chip."""
 
 import streamlit as st
-import torch
 
 from core.attention import naive_attention
 from core.masks import causal_mask
@@ -16,6 +16,7 @@ from figures.flash import (
     tile_scores_figure,
 )
 from ui.charts import show_figure
+from ui.flash_kernel import render_kernel_section, seeded_head
 from ui.settings import get_settings
 from ui.shell import page_shell
 
@@ -56,7 +57,7 @@ def walk(n: int, d: int, block_q: int, block_k: int, causal: bool, seed: int):
     """(trace of core.tiled's loop, max |tiled − naive|, colour bound) for seeded N(0, 1) inputs of one head.
 
     The play timer reruns the stepper every second and only the step changes, so the walk is computed once."""
-    q, k, v = (torch.randn(n, d, generator=torch.Generator().manual_seed(seed + i)) for i in range(3))  # (n, d)
+    q, k, v = seeded_head(n, d, seed)  # (n, d) each
     trace = trace_tiled_attention(q, k, v, causal=causal, block_q=block_q, block_k=block_k)
     exact = naive_attention(q, k, v, causal_mask(n) if causal else None)  # (n, d)
     max_diff = float((trace.output - exact).abs().max())
@@ -144,3 +145,5 @@ with lab:
     st.caption("Both grow like n², but the tiled path's n² term is K and V re-read once per query block: "
                "2·n²·d/B_r elements instead of the naive path's 4·n² score reads and writes. Larger blocks (more SRAM) mean "
                "fewer passes; causal masking skips about half of the tiles.")
+
+render_kernel_section(n, d, causal, settings.seed, settings.device)  # full width: two sources side by side

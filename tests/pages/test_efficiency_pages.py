@@ -11,6 +11,7 @@ import torch
 
 from core.attention import naive_attention
 from core.efficient import INFO, VARIANTS, VariantParams, relative_error, variant_attention, variant_inputs
+from core.kernels import flash_attention as flash_kernel
 from core.measure.kv_cache_math import real_cache_bytes, sharing_comparison
 from core.measure.memory import (
     MIB,
@@ -20,10 +21,12 @@ from core.measure.memory import (
     tiled_attention_traffic,
 )
 from core.measure.memory_guard import check_attention_memory, effective_budget_bytes
-from core.tiled import trace_tiled_attention
+from core.tiled import tiled_attention_reference, trace_tiled_attention
 from figures.flash import revealed_scores
-from tests.apptest_utils import chart_specs, error_messages, open_page
+from tests.apptest_utils import ROOT, chart_specs, error_messages, open_page
 from tests.apptest_utils import plotly_values as values
+from ui.flash_kernel import METHODS, timing_rows
+from ui.measure import Measurement
 
 QUADRATIC = "pages/efficiency/quadratic_memory.py"
 FLASH = "pages/efficiency/flash_attention.py"
@@ -191,6 +194,68 @@ def test_flash_attention_blocks_follow_a_shrinking_n():
     at.slider(key="flash_attention_n").set_value(2).run()
     assert_ok(at)
     assert at.slider(key="flash_attention_block_q").value <= 2
+
+
+def test_flash_attention_kernel_section_shows_the_real_sources():
+    at = open_page(FLASH)
+    assert_ok(at)
+    codes = [c.value for c in at.code]
+    kernel_file = (ROOT / "core" / "kernels" / "flash_attention.py").read_text(encoding="utf-8")
+    kernel_blocks = [c for c in codes if "def _flash_forward(" in c]
+    assert len(kernel_blocks) == 1 and kernel_blocks[0].strip() in kernel_file  # a verbatim excerpt of the file
+    for step in ("m_new = tl.maximum(m, tl.max(s, 1))", "l = rescale * l + tl.sum(p, 1)", "acc = rescale[:, None] * acc"):
+        assert step in kernel_blocks[0]
+    tiled_file = (ROOT / "core" / "tiled.py").read_text(encoding="utf-8")
+    loop_blocks = [c for c in codes if "def online_softmax_step(" in c and "def _attend_one_head(" in c]
+    assert len(loop_blocks) == 1
+    assert all(part.strip() in tiled_file for part in loop_blocks[0].split("\n\n\ndef "))
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="the CPU message: this machine has a GPU")
+def test_flash_attention_on_cpu_says_the_kernel_needs_a_gpu_and_runs_the_interpreter():
+    at = open_page(FLASH)
+    assert_ok(at)
+    assert any("The kernel needs a GPU" in i.value for i in at.info)
+    if not flash_kernel.triton_available():
+        assert any("Triton is not installed" in w.value for w in at.warning)
+        return
+    q, k, v = (torch.randn(12, 4, generator=torch.Generator().manual_seed(i))[None, None] for i in range(3))
+    out = flash_kernel.flash_attention(q, k, v, block_m=16, block_n=16)  # the page's default inputs, seed 0
+    diff = float((out - tiled_attention_reference(q, k, v, block_q=16, block_k=16)).abs().max())
+    shown = [s.value for s in at.success if "interpreter" in s.value]
+    assert len(shown) == 1 and f"{diff:.2e}" in shown[0] and "n = 12, d = 4" in shown[0]
+    assert float(re.search(r"\*\*([0-9.e+-]+)\*\*", shown[0]).group(1)) < 1e-5
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="the CPU message: this machine has a GPU")
+def test_flash_attention_without_triton_says_so_plainly(monkeypatch):
+    monkeypatch.setattr(flash_kernel, "triton_available", lambda: False)
+    at = open_page(FLASH)
+    assert_ok(at)
+    assert any("The kernel needs a GPU" in i.value for i in at.info)
+    assert any("Triton is not installed" in w.value for w in at.warning)
+    assert not [s for s in at.success if "interpreter" in s.value]
+    assert any("def _flash_forward(" in c.value for c in at.code)  # the source is shown all the same
+
+
+def test_kernel_timing_rows_are_relative_to_sdpa():
+    results = {"sdpa": {1024: Measurement(0.002, 4 * MIB, 5)}, "triton": {1024: Measurement(0.003, 2 * MIB, 5)},
+               "tiled": {2048: Measurement(0.1, 8 * MIB, 5)}}
+    rows = timing_rows(results, 1024)
+    assert [r["method"] for r in rows] == [METHODS["triton"], METHODS["sdpa"]]  # no tiled point at n = 1024
+    assert rows[0]["time / SDPA"] == pytest.approx(1.5) and rows[0]["peak / SDPA"] == pytest.approx(0.5)
+    assert rows[0]["time (ms)"] == pytest.approx(3.0) and rows[0]["peak (MiB)"] == pytest.approx(2.0)
+
+
+@pytest.mark.cuda
+def test_flash_attention_measures_kernel_sdpa_and_loop_on_a_gpu(quick_measurements):
+    at = open_page(FLASH)
+    at.select_slider(key="flash_attention_kernel_n").set_value(1024).run()
+    at.button(key="flash_attention_kernel_measure").click().run()
+    assert_ok(at)
+    table = at.dataframe[-1].value
+    assert list(table["method"]) == list(METHODS.values())
+    assert (table["time (ms)"] > 0).all() and (table["peak (MiB)"] > 0).all()
 
 
 # ------------------------------------------------------------------ efficient_variants

@@ -61,9 +61,10 @@ def save_model(model: nn.Module, path_stem: Path | str, card: dict[str, Any]) ->
     full = {
         "name": stem.name, **card, "family": family, "model_class": type(model).__name__,
         "config": dataclasses.asdict(model.config), "n_parameters": model.n_parameters(),
-        "file_bytes": weights.stat().st_size, "vocab": "".join(get_task(card["task"]).vocab.symbols),
-        "date": card.get("date", datetime.date.today().isoformat()), "torch": torch.__version__,
+        "file_bytes": weights.stat().st_size, "date": card.get("date", datetime.date.today().isoformat()), "torch": torch.__version__,
     }  # fmt: skip
+    if "tokenizer" not in card:  # a task model: its vocabulary is the task's symbols
+        full["vocab"] = "".join(get_task(card["task"]).vocab.symbols)
     stem.with_suffix(".json").write_text(json.dumps(full, indent=1) + "\n", encoding="utf-8")
     return full
 
@@ -79,7 +80,7 @@ def load_model(path_stem: Path | str, *, device: torch.device | str = "cpu") -> 
     """
     stem = Path(path_stem)
     card = read_card(stem)
-    if "".join(get_task(card["task"]).vocab.symbols) != card["vocab"]:
+    if "tokenizer" not in card and "".join(get_task(card["task"]).vocab.symbols) != card["vocab"]:
         raise ValueError(f"{stem.name}: the {card['task']} task's vocabulary changed since the model was trained")
     config_cls, model_cls = FAMILIES[card["family"]]
     model = model_cls(config_cls(**card["config"]))
@@ -91,8 +92,9 @@ def load_model(path_stem: Path | str, *, device: torch.device | str = "cpu") -> 
 
 
 def shipped_names(models_dir: Path | str = MODELS_DIR) -> list[str]:
-    """Names of the text models (a family of :data:`FAMILIES`, what :func:`load_model` loads) with both a card and
-    weights in ``models_dir``, sorted. The digits ViT (family "vit") is loaded by core.train.vit_training instead."""
+    """Names of the task models (a family of :data:`FAMILIES`, reading a task's symbols) with both a card and weights
+    in ``models_dir``, sorted. The English models (cards naming a ``tokenizer``) load through core.text_model; the
+    digits ViT (family "vit") through core.train.vit_training."""
     d = Path(models_dir)
-    return sorted(p.stem for p in d.glob("*.json")
-                  if p.with_suffix(".safetensors").is_file() and read_card(p).get("family") in FAMILIES)
+    cards = {p.stem: read_card(p) for p in d.glob("*.json") if p.with_suffix(".safetensors").is_file()}
+    return sorted(name for name, card in cards.items() if card.get("family") in FAMILIES and "tokenizer" not in card)

@@ -129,7 +129,7 @@ class ByteLevelBPE:
         limit = len(self.merges) if max_merges is None else max_merges
         symbols, steps = list(word), []
         while len(symbols) > 1:
-            rank, pair = min((self.ranks.get(p, limit), p) for p in zip(symbols, symbols[1:]))
+            rank, pair = min((self.ranks.get(p, limit), p) for p in zip(symbols, symbols[1:], strict=False))
             if rank >= limit:
                 break
             merged, i = [], 0
@@ -248,8 +248,8 @@ class ByteLevelBPE:
         freqs = list(counts.values())
         pair_counts: Counter[tuple[str, str]] = Counter()
         where: dict[tuple[str, str], set[int]] = {}
-        for idx, (word, freq) in enumerate(zip(words, freqs)):
-            for pair in zip(word, word[1:]):
+        for idx, (word, freq) in enumerate(zip(words, freqs, strict=False)):
+            for pair in zip(word, word[1:], strict=False):
                 pair_counts[pair] += freq
                 where.setdefault(pair, set()).add(idx)
         heap = [(-c, pair) for pair, c in pair_counts.items()]
@@ -265,7 +265,7 @@ class ByteLevelBPE:
             changed: set[tuple[str, str]] = set()
             for idx in where.pop(pair, set()):
                 word, freq = words[idx], freqs[idx]
-                for p in zip(word, word[1:]):
+                for p in zip(word, word[1:], strict=False):
                     pair_counts[p] -= freq
                     changed.add(p)
                 merged, i = [], 0
@@ -277,7 +277,7 @@ class ByteLevelBPE:
                         merged.append(word[i])
                         i += 1
                 words[idx] = merged
-                for p in zip(merged, merged[1:]):
+                for p in zip(merged, merged[1:], strict=False):
                     pair_counts[p] += freq
                     changed.add(p)
                     where.setdefault(p, set()).add(idx)

@@ -26,8 +26,12 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from core.models import DecoderConfig, EncoderConfig  # noqa: E402
+from core.tokenizer import ByteLevelBPE  # noqa: E402
+from core.train import english_training as et  # noqa: E402
 from core.train.checkpoints import MODELS_DIR, downsample_curve, save_model  # noqa: E402
 from core.train.digits import digit_splits  # noqa: E402
+from core.train.english_corpus import load_corpus  # noqa: E402
 from core.train.evaluation import evaluate  # noqa: E402
 from core.train.tasks import get_task  # noqa: E402
 from core.train.training import (  # noqa: E402
@@ -41,10 +45,6 @@ from core.train.training import (  # noqa: E402
 )
 from core.train.vit_training import ViTRecipe, accuracy, build_vit, data_card, downsample, save_vit, train_vit  # noqa: E402
 from core.vit import ViTConfig  # noqa: E402
-from core.models import DecoderConfig, EncoderConfig  # noqa: E402
-from core.tokenizer import ByteLevelBPE  # noqa: E402
-from core.train import english_training as et  # noqa: E402
-from core.train.english_corpus import load_corpus  # noqa: E402
 
 HELD_OUT_N, HELD_OUT_SEED = 1000, 2026
 ROPE = ModelSpec(n_layers=2, n_heads=4, d_model=64, d_ff=256, positional="rope")

@@ -16,12 +16,17 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from core.lab.toy_inputs import MAX_TOKENS, TokenizeError, checked_tokens, random_tokens
+from core.text_model import EncodedText, encode_text
 from core.train.tasks import Task
 from course.markdown_text import escape_markdown
 from ui.models import ModelChoice, input_label, model_label, model_options, resolve_model, shipped_model_options
+from ui.text_models import DEFAULT_SENTENCE, english_model_names, load_text, model_kind
 
-Source = Literal["sentence", "random", "model"]
-SOURCE_LABELS: dict[str, str] = {"sentence": "Your sentence", "random": "Random tokens", "model": "A trained model"}
+Source = Literal["english", "sentence", "random", "model"]
+SOURCE_LABELS: dict[str, str] = {
+    "english": "English model", "sentence": "Random embeddings", "random": "Random tokens", "model": "A task model",
+}  # fmt: skip
+KIND_LABELS = {"decoder": "GPT-style, causal", "encoder": "BERT-style, bidirectional"}
 ALL_FAMILIES = ("decoder", "seq2seq", "encoder")
 
 
@@ -58,12 +63,30 @@ class ModelBox:
 
 
 @dataclass(frozen=True)
+class EnglishBox:
+    """A shipped English model (by name, of ``kinds``), a box for the learner's text and, when ``untrained``, a
+    "Weights" radio offering the model's untrained twin (seeded, same architecture) as an explicit comparison.
+    Widget keys: ``<slug>_<key>`` (model), ``<slug>_<text_key>`` (text), ``<slug>_<key>_weights``."""
+
+    label: str = "English model"
+    key: str = "english"
+    kinds: tuple[str, ...] = ("decoder", "encoder")
+    text_label: str = "Your text"
+    default: str = DEFAULT_SENTENCE
+    max_chars: int = 600
+    text_key: str = "english_text"
+    untrained: bool = False
+
+
+@dataclass(frozen=True)
 class PickedInput:
     """What the learner picked: the source and what it carries.
 
-    ``text``: the sentence or the model's input as typed ('' for random tokens). ``words``: the sentence's words, or
-    the random tokens' names t0, t1, … (() for a model: its task tokenizes). ``model``: the chosen model (source
-    'model'); ``model.key`` is the picker's value. ``problem``: why the text cannot be used (None when it can); the
+    ``text``: the sentence or the model's input as typed ('' for random tokens). ``words``: the sentence's words, the
+    random tokens' names t0, t1, …, or an English model's tokens (() for a task model: its task tokenizes). ``model``:
+    the chosen task model (source 'model'); ``model.key`` is the picker's value. ``english``: the chosen English
+    model's name, ``encoded`` the text as it reads it (framed, maybe cut: say ``encoded.cut_message``),
+    ``untrained_seed``: set when the learner chose the untrained twin. ``problem``: why the text cannot be used (None when it can); the
     page says it where its warning belongs (:func:`stop_on_problem`).
     """
 
@@ -72,31 +95,62 @@ class PickedInput:
     words: tuple[str, ...] = ()
     model: ModelChoice | None = None
     problem: str | None = None
+    english: str | None = None
+    encoded: EncodedText | None = None
+    untrained_seed: int | None = None
 
 
 def pick_input(slug: str, *, sentence: SentenceBox | None = SentenceBox(), random: bool = False,
-               model: ModelBox | None = None, where: DeltaGenerator | Sequence[DeltaGenerator] | None = None,
-               text_at: DeltaGenerator | None = None,
-               device: str = "cpu") -> PickedInput:
+               model: ModelBox | None = None, english: EnglishBox | None = None,
+               where: DeltaGenerator | Sequence[DeltaGenerator] | None = None,
+               text_at: DeltaGenerator | None = None, device: str = "cpu", seed: int = 0) -> PickedInput:
     """Draw the input picker of page ``slug`` and return what was picked.
 
     With more than one source, a radio 'Input' (key ``<slug>_mode``) sits in the left of ``where`` (two columns;
     default: new ones) and the source's own widget in the right; with one source, its widget goes to ``where``
     (default: right here). A model's input box goes to ``text_at`` (default: right below the picker).
     """
-    sources = [s for s, offered in (("sentence", sentence), ("random", random), ("model", model)) if offered]
+    offered_sources = (("english", english), ("sentence", sentence), ("random", random), ("model", model))
+    sources = [s for s, offered in offered_sources if offered and (s != "english" or english_model_names(offered.kinds))]
+    if not sources:  # only English models were asked for and none is shipped
+        st.info("No English model found in models/ (run `python scripts/train_models.py --only english-bpe "
+                "--only english-gpt --only english-bert`).")
+        st.stop()
     if len(sources) > 1:
         left, where = where or st.columns(2)
         source = left.radio("Input", sources, format_func=lambda s: SOURCE_LABELS.get(s, s), horizontal=True,
                             key=f"{slug}_mode")
     else:
         source, where = sources[0], where or st
+    if source == "english":
+        return read_english(slug, english, where, text_at or st, device, seed)
     if source == "sentence":
         return read_sentence(slug, sentence, where)
     if source == "random":
         n = where.slider("Sequence length", 2, 24, 8, key=f"{slug}_length")
         return PickedInput("random", words=tuple(random_tokens(n)))
     return _read_model(slug, model, where, text_at or st, device)
+
+
+def read_english(slug: str, box: EnglishBox, where: DeltaGenerator, text_at: DeltaGenerator, device: str,
+                 seed: int) -> PickedInput:
+    """The English source: a model picker (and the trained / untrained radio) in ``where``, the text box in
+    ``text_at``; the text encoded as the model reads it (empty text or unreadable text: a problem)."""
+    names = english_model_names(box.kinds)
+    name = where.selectbox(box.label, names, key=f"{slug}_{box.key}",
+                           format_func=lambda n: f"{n} ({KIND_LABELS.get(model_kind(n), model_kind(n))})")
+    untrained_seed = None
+    if box.untrained:
+        weights = where.radio("Weights", ["trained", "untrained"], horizontal=True, key=f"{slug}_{box.key}_weights",
+                              help="Untrained: the same architecture and tokenizer with seeded random weights "
+                                   f"(seed {seed}), what training started from.")  # fmt: skip
+        untrained_seed = seed if weights == "untrained" else None
+    text = text_at.text_input(box.text_label, box.default, max_chars=box.max_chars, key=f"{slug}_{box.text_key}")
+    try:
+        encoded = encode_text(load_text(name, device), text)
+    except ValueError as err:  # EmptyText says what to do
+        return PickedInput("english", text, english=name, untrained_seed=untrained_seed, problem=str(err))
+    return PickedInput("english", text, encoded.tokens, english=name, encoded=encoded, untrained_seed=untrained_seed)
 
 
 def read_sentence(slug: str, box: SentenceBox, where: DeltaGenerator) -> PickedInput:

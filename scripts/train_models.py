@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 import torch
+from safetensors.torch import save_file
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -161,6 +162,14 @@ def english_tokenizer(out_dir: Path, corpus) -> ByteLevelBPE:
     return tokenizer
 
 
+def save_bigram_table(out_dir: Path, train_stream: torch.Tensor, vocab_size: int) -> Path:
+    """The GPT training tokens' unigram and bigram counts (``english-bpe/train_bigrams.safetensors``, ~3 MB), so the
+    tests re-score the card's bigram baseline on a held-out fixture without the corpus."""
+    path = out_dir / ENGLISH_BPE / "train_bigrams.safetensors"
+    save_file({k: v.contiguous() for k, v in et.bigram_table(train_stream, vocab_size).items()}, str(path))
+    return path
+
+
 def train_english_one(name: str, out_dir: Path, corpus, tokenizer: ByteLevelBPE) -> dict:
     """Train one English model from its seed, measure it and its baselines on the test split, write its files."""
     kind, config, cfg = ENGLISH_RECIPES[name]
@@ -171,6 +180,7 @@ def train_english_one(name: str, out_dir: Path, corpus, tokenizer: ByteLevelBPE)
     if kind == "decoder":
         streams = {s: et.encode_documents(tokenizer, docs, ids["eot"]) for s, docs in corpus.splits().items()}
         windows = {s: et.causal_windows(stream, T) for s, stream in streams.items()}
+        save_bigram_table(out_dir, streams["train"], tokenizer.vocab_size)
     else:
         streams = {s: et.encode_documents(tokenizer, docs, ids["sep"]) for s, docs in corpus.splits().items()}
         windows = {s: et.encoder_windows(stream, T, ids["cls"]) for s, stream in streams.items()}

@@ -213,3 +213,24 @@ def masked_accuracy(model: nn.Module, pairs: list[tuple[Tensor, Tensor]]) -> dic
         hit5 += int((top5 == truth[:, None]).any(-1).sum())
         count += int(chosen.sum())
     return {"top1": hit1 / max(1, count), "top5": hit5 / max(1, count), "cross_entropy": mean_loss(model, pairs)}
+
+
+def bigram_table(stream: Tensor, vocab_size: int) -> dict[str, Tensor]:
+    """The training tokens' counts, kept so the baselines can be re-scored later without the corpus:
+    {"unigram": (V,) int64, "pair": (N,) int64 flat ids a·V + b of the N distinct adjacent pairs, "count": (N,)}."""
+    flat = stream[:-1] * vocab_size + stream[1:]
+    pair, count = torch.unique(flat, return_counts=True)
+    unigram = torch.bincount(stream, minlength=vocab_size)
+    return {"unigram": unigram, "pair": pair.int(), "count": count.int()}  # int32: V² < 2³¹ for V ≤ 46,340
+
+
+def bigram_cross_entropy_from_table(table: dict[str, Tensor], pairs: Tensor, k: float) -> float:
+    """Add-k bigram cross-entropy (nats/token) of (previous, next) pairs ``(N, 2)`` from a :func:`bigram_table`;
+    equals :func:`unigram_bigram_cross_entropy`'s bigram for the same k."""
+    V = len(table["unigram"])
+    pair, count = table["pair"].long(), table["count"].double()
+    flat = pairs[:, 0] * V + pairs[:, 1]
+    where = torch.searchsorted(pair, flat).clamp(max=len(pair) - 1)
+    hits = torch.where(pair[where] == flat, count[where], 0.0)
+    row = torch.zeros(V, dtype=torch.float64).index_add_(0, pair // V, count)
+    return float(-torch.log((hits + k) / (row[pairs[:, 0]] + k * V)).mean())

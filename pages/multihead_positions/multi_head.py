@@ -12,13 +12,16 @@ from core.multihead import MultiHeadAttention
 from course.markdown_text import escape_markdown
 from figures.attention_steps import token_labels
 from figures.export import AttentionExport
+from figures.head_roles import head_role_grid
 from figures.heatmap import heatmap, position_labels
 from figures.multihead import concat_figure, divergence_figure, heads_figure, shape_rows
 from ui.charts import show_figure
-from ui.inputs import ModelBox, pick_input, stop_on_problem
+from ui.head_roles import head_roles, roles_caption
+from ui.inputs import EnglishBox, ModelBox, pick_input, stop_on_problem
 from ui.models import run_prediction
 from ui.settings import get_settings
 from ui.shell import page_shell
+from ui.text_models import about_text_model, load_text, text_forward, weights_label
 
 SLUG = "multi_head"
 MAX_HEADS = 16
@@ -50,7 +53,7 @@ TRAINED = ModelBox("Trained model", "trained", ("decoder",), yours=False, max_ch
 
 
 def show_trained_heads(settings, shared: bool) -> None:
-    """Section 5: every head of one layer of a shipped decoder on its task's example, and how different they are."""
+    """Section 7: every head of one layer of a shipped decoder on its task's example, and how different they are."""
     t1, t2 = st.columns(2)
     picked = pick_input(SLUG, sentence=None, model=TRAINED, where=t1, device=str(settings.device))
     choice, text = picked.model, picked.text  # the task's example
@@ -76,9 +79,41 @@ def show_trained_heads(settings, shared: bool) -> None:
                "their maps usually differ far more than the random heads' above.")
 
 
+def show_english_heads(settings) -> None:
+    """Section 1: every head of one layer of a trained English model on the learner's sentence, and what each head
+    of the model does (head-role scores), trained or untrained."""
+    e1, e2 = st.columns(2)
+    picked = pick_input(SLUG, sentence=None, english=EnglishBox(untrained=True), where=e1, text_at=st,
+                        device=str(settings.device), seed=settings.seed)  # fmt: skip
+    stop_on_problem(picked)
+    name, seed, device = picked.english, picked.untrained_seed, str(settings.device)
+    if picked.encoded.cut_message:
+        st.info(picked.encoded.cut_message)
+    fwd = text_forward(name, picked.encoded.ids, device, seed)
+    n_layers, n_heads_trained = fwd.attention.shape[:2]
+    layer = e2.selectbox("Layer", list(range(n_layers)), key=f"{SLUG}_english_layer")
+    labels = token_labels(list(picked.encoded.tokens))
+    state = "trained" if seed is None else "untrained"
+    st.caption(escape_markdown(f"Weights: {weights_label(name, seed)}. {about_text_model(load_text(name, device))}"))
+    export = AttentionExport(page=SLUG, model=name if seed is None else f"{name}-untrained-seed{seed}",
+                             weights=fwd.attention, query_tokens=tuple(labels), key_tokens=tuple(labels),
+                             inputs={"text": picked.text})  # fmt: skip
+    show_figure(heads_figure(fwd.attention[layer], labels, title=f"{name}, layer {layer}: all {n_heads_trained} heads "
+                             f"on your sentence ({state})"),
+                key=f"{SLUG}_english_grid", export=export)  # fmt: skip
+    roles = head_roles(name, device, seed)
+    show_figure(head_role_grid(roles, title=f"What each head of {name} does ({state})"), key=f"{SLUG}_roles")
+    st.caption(roles_caption(roles) + " Switch 'Weights' to untrained: the same architecture before training has "
+               "no head with a job — every score sits near the uniform level.")
+
+
 settings = get_settings()
 lab = page_shell(SLUG)
 with lab:
+    st.subheader("1. Trained heads on your sentence")
+    show_english_heads(settings)
+
+    st.subheader("2. Build it yourself: H heads from random weights")
     picked = pick_input(SLUG, random=True)
     c1, c2, c3 = st.columns(3)
     n_heads = c1.slider("Heads H", 1, MAX_HEADS, 4, key=f"{SLUG}_heads")
@@ -101,7 +136,7 @@ with lab:
                if sentence else "independent seeded N(0, 1) vectors.") + f" d_k = {d_model}/{n_heads} "
                f"= {d_k}. Device: {settings.device}.")
 
-    st.subheader(f"1. {n_heads} heads, {n_heads} maps")
+    st.subheader(f"3. {n_heads} heads, {n_heads} maps")
     shared = st.toggle("Shared colour scale across heads", True, key=f"{SLUG}_shared")
     export = AttentionExport(page=SLUG, model=f"random-seed{settings.seed}", weights=r["weights"][None],
                              query_tokens=tuple(labels), key_tokens=tuple(labels),
@@ -113,11 +148,11 @@ with lab:
     show_figure(heatmap(r["weights"][focus], labels, labels, f"Head {focus}: weights (d_k = {d_k})", zmin=0),
                 key=f"{SLUG}_focus_map")
 
-    st.subheader("2. Concatenate the heads, project with W_O")
+    st.subheader("4. Concatenate the heads, project with W_O")
     st.dataframe(pd.DataFrame(shape_rows(r["shapes"])), hide_index=True, width="stretch")
     show_figure(concat_figure(r["concat"], labels, n_heads), key=f"{SLUG}_concat")
 
-    st.subheader("3. Parameters, counted from the live module")
+    st.subheader("5. Parameters, counted from the live module")
     counted = sum(n for _, _, n in r["params"])
     formula = 4 * d_model * d_model + 4 * d_model
     m1, m2 = st.columns(2)
@@ -130,7 +165,7 @@ with lab:
     st.dataframe(pd.DataFrame([{"parameter": n, "shape": str(s), "count": c} for n, s, c in r["params"]]),
                  hide_index=True, width="stretch")
 
-    st.subheader("4. Do the heads look at different things?")
+    st.subheader("6. Do the heads look at different things?")
     if n_heads == 1:
         st.info("With one head there is nothing to compare: add heads.")
     else:
@@ -139,5 +174,5 @@ with lab:
         st.caption(f"Mean JS divergence between distinct heads: {off.mean():.3f} nats (0 = identical maps, "
                    f"log 2 ≈ 0.693 = no key in common). Untrained heads differ only by their random W_Q, W_K.")
 
-    st.subheader("5. Trained heads: a shipped model's layer, head by head")
+    st.subheader("7. A task model's heads: a shipped model's layer, head by head")
     show_trained_heads(settings, shared)

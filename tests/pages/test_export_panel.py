@@ -46,7 +46,7 @@ def _by_label(downloads: dict, chart_key: str, label_start: str) -> dict:
 
 
 def test_model_explorer_exports_every_layer_and_head_as_shown(downloads):
-    at = open_page(MODULES["model_explorer"])
+    at = open_page(MODULES["model_explorer"], model_explorer_mode="model")
     assert not at.exception, error_messages(at)
     grid = next(s for s in chart_specs(at) if "every layer × head" in s["layout"]["title"]["text"])
     panels = [plotly_values(t["z"]) for t in grid["data"]]  # layer-major: layer 0 heads, layer 1 heads, ...

@@ -71,6 +71,7 @@ def _not_timed(spec: dict) -> bool:
 
 
 def _explorer_and_generation(at) -> tuple[dict, dict]:
+    at.session_state["model_explorer_mode"] = at.session_state["generation_mode"] = "model"  # the task models
     at.switch_page(_module("model_explorer")).run()
     assert not at.exception, error_messages(at)
     explorer = _view(at)
@@ -91,7 +92,7 @@ def test_training_in_one_session_never_changes_what_another_session_sees(monkeyp
     monkeypatch.setattr(ui.models, "predict", lambda *a, **k: predictions.append(a) or predict(*a, **k))
     monkeypatch.setattr(ui.models, "decode_task", lambda *a, **k: decodings.append(a) or decode_task(*a, **k))
 
-    c = open_page(_module("model_explorer"))
+    c = open_page(_module("model_explorer"), model_explorer_mode="model")
     c_explorer, c_generation = _explorer_and_generation(c)
     assert c_explorer["charts"] != "[]" and c_generation["charts"] != "[]"
 
@@ -112,13 +113,14 @@ def test_training_in_one_session_never_changes_what_another_session_sees(monkeyp
 
     st.cache_data.clear()  # B must compute its answers from the shared models, not read what C cached
     predictions.clear(), decodings.clear()
-    b = open_page(_module("model_explorer"))
+    b = open_page(_module("model_explorer"), model_explorer_mode="model")
     b_explorer, b_generation = _explorer_and_generation(b)
     assert predictions and decodings, "B's pages were served from a cache instead of running the shipped models"
     assert not any(o.startswith(YOURS) for o in b_explorer["options"] + b_generation["options"])
     assert b_explorer == c_explorer
     assert b_generation == c_generation
 
+    c.session_state["model_explorer_mode"] = "model"
     c.switch_page(_module("model_explorer")).run()  # C, still open, reruns after A trained: unchanged too
     assert _view(c) == c_explorer
     assert not loads, f"a page loaded its own copy of a shipped model instead of the shared one: {loads}"

@@ -66,6 +66,7 @@ def test_training_in_the_session_then_explorer_and_generation_use_it():
     widget(at, "select_slider", "Attention at step").set_value(0).run()
     assert data_of(at) != before, "picking another snapshot must change the attention figure"
 
+    at.session_state["model_explorer_mode"] = "model"  # the task models (the English model is the default)
     at.switch_page(EXPLORER).run()
     assert_charts_with_data(at)
     options = widget(at, "selectbox", "Model").options
@@ -79,7 +80,7 @@ def test_a_trained_model_in_session_state_never_changes_the_shipped_one():
     task = get_task("copy")
     trainer = Trainer(build_model(model_config(task, ModelSpec(1, 2, 16)), seed=0), task, TrainConfig(steps=3))
     trainer.run()
-    at = open_page(EXPLORER, **{TRAINED_KEY: trainer})
+    at = open_page(EXPLORER, **{TRAINED_KEY: trainer}, model_explorer_mode="model")
     assert_charts_with_data(at)
     from ui.models import load_shipped
 
@@ -88,7 +89,7 @@ def test_a_trained_model_in_session_state_never_changes_the_shipped_one():
 
 
 def test_explorer_defaults_heads_and_unknown_characters():
-    at = open_page(EXPLORER)
+    at = open_page(EXPLORER, model_explorer_mode="model")
     assert_charts_with_data(at, 2)
     before = data_of(at)
     widget(at, "selectbox", "Head").select(2).run()
@@ -102,7 +103,7 @@ def test_explorer_defaults_heads_and_unknown_characters():
 
 
 def test_explorer_shows_the_dates_alignment():
-    at = open_page(EXPLORER)
+    at = open_page(EXPLORER, model_explorer_mode="model")
     dates = next(o for o in widget(at, "selectbox", "Model").options if o.endswith("dates"))
     widget(at, "selectbox", "Model").select(dates).run()
     assert_charts_with_data(at, 2)

@@ -177,7 +177,54 @@ def alibi_slope(n_heads: int, head: int = 0) -> float:
     return float(alibi_slopes(n_heads)[head])
 
 
+# ---------------------------------------------------------------- the shipped English models
+
+
+def _head_roles(model: str):
+    """core.lab.text_head_roles.text_model_head_roles of a shipped English model (32 held-out sentences, as the
+    multi-head page shows them), computed once per process."""
+    from core.lab.text_head_roles import text_model_head_roles
+    from core.text_model import load_text_model
+
+    if model not in _ROLES_CACHE:
+        _ROLES_CACHE[model] = text_model_head_roles(load_text_model(model), n_sentences=32)
+    return _ROLES_CACHE[model]
+
+
+_ROLES_CACHE: dict = {}
+
+
+def best_head_score(model: str, role: str) -> float:
+    """The highest score any head of the shipped ``model`` gets on ``role`` (core.head_roles)."""
+    return float(_head_roles(model).scores[role].max())
+
+
+def best_head_layer(model: str, role: str) -> int:
+    """The layer (0-based) of the head with the highest ``role`` score."""
+    scores = _head_roles(model).scores[role]
+    return int(scores.argmax()) // scores.shape[1]
+
+
+def best_head_index(model: str, role: str) -> int:
+    """The head (0-based, within its layer) with the highest ``role`` score."""
+    scores = _head_roles(model).scores[role]
+    return int(scores.argmax()) % scores.shape[1]
+
+
+def model_card_number(model: str, field: str) -> float:
+    """A held-out number from a shipped model's card (measured by scripts/train_models.py on the test split), e.g.
+    field="perplexity", "bigram_perplexity", "top1"; or "n_parameters", "training_time_s", "tokens_seen"."""
+    from core.train.checkpoints import MODELS_DIR, read_card
+
+    card = read_card(MODELS_DIR / model)
+    return card["held_out"][field] if field in card["held_out"] else card[field]
+
+
 RESOLVERS: dict[str, Callable[..., int | float]] = {
+    "best_head_score": best_head_score,
+    "best_head_layer": best_head_layer,
+    "best_head_index": best_head_index,
+    "model_card_number": model_card_number,
     "dot_product_std": dot_product_std,
     "softmax_peak": softmax_peak,
     "kv_cache_bytes": kv_cache_bytes_by_dtype,

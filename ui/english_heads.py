@@ -16,9 +16,8 @@ import streamlit as st
 from core.lab.text_heads import text_head_steps
 from core.text_model import EncodedText, encode_text
 from course.markdown_text import escape_markdown
-from figures.architecture import masked_attention
+from figures.architecture import masked_maps_side_by_side
 from figures.attention_steps import token_labels
-from figures.small_multiples import every_label
 from ui.charts import show_figure
 from ui.inputs import EnglishBox, pick_input
 from ui.text_models import load_text, load_untrained, weights_label
@@ -58,20 +57,24 @@ class HeadMap:
     encoded: EncodedText
 
 
-def head_map_figure(m: HeadMap, layer: int, head: int, device: str = "cpu") -> go.Figure:
-    """The weights ``(T, T)`` of layer ``layer``, head ``head`` of ``m``, masked cells blank, tokens as labels."""
-    r = english_head(m.name, m.encoded.ids, layer, head, m.untrained_seed, device)
-    labels = token_labels(m.encoded.tokens)
-    which = "trained" if m.untrained_seed is None else f"untrained (seed {m.untrained_seed})"
-    return every_label(masked_attention(r["weights"], r["mask"], labels, labels,
-                                        f"{m.name}, {which}: layer {layer}, head {head}"))
+def which_weights(m: HeadMap) -> str:
+    """'trained' or 'untrained (seed s)': what a panel title says about its weights."""
+    return "trained" if m.untrained_seed is None else f"untrained (seed {m.untrained_seed})"
 
 
-def show_head_maps(slug: str, key: str, maps: Sequence[HeadMap], layer: int, head: int, device: str = "cpu") -> None:
-    """``maps`` side by side (one column each), keys ``<slug>_<key>_<i>``, and a caption naming their weights."""
-    for i, (col, m) in enumerate(zip(st.columns(len(maps)), maps, strict=True)):
-        with col:
-            show_figure(head_map_figure(m, layer, head, device), key=f"{slug}_{key}_{i}")
+def head_maps_figure(maps: Sequence[HeadMap], layer: int, head: int, title: str, device: str = "cpu") -> go.Figure:
+    """The weights ``(T, T)`` of layer ``layer``, head ``head`` of each of ``maps`` side by side, masked cells blank,
+    tokens as labels."""
+    runs = [english_head(m.name, m.encoded.ids, layer, head, m.untrained_seed, device) for m in maps]
+    return masked_maps_side_by_side([(r["weights"], r["mask"], token_labels(m.encoded.tokens))
+                                     for r, m in zip(runs, maps, strict=True)],
+                                    [f"{m.name}, {which_weights(m)}" for m in maps], f"{title}: layer {layer}, head {head}")
+
+
+def show_head_maps(slug: str, key: str, maps: Sequence[HeadMap], layer: int, head: int, title: str,
+                   device: str = "cpu") -> None:
+    """``maps`` side by side in one figure (key ``<slug>_<key>``), and a caption naming their weights."""
+    show_figure(head_maps_figure(maps, layer, head, title, device), key=f"{slug}_{key}")
     st.caption("Weights: " + "; ".join(weights_label(m.name, m.untrained_seed) for m in maps) + ". Blank = masked.")
 
 
@@ -110,5 +113,6 @@ def causal_vs_bidirectional(slug: str, names: Sequence[str], seed: int, device: 
         say_cut(n, encoded[n])
     st.caption(" · ".join(f"{n}: {MASK_NAMES[load_text(n, device).kind]}" for n in order) + ". The same words; the "
                "GPT reads `<|endoftext|>` first, the BERT `[CLS]` first and `[SEP]` last, as each was trained.")
-    for weights, untrained_seed in (("trained", None), ("untrained", seed)):
-        show_head_maps(slug, weights, [HeadMap(n, untrained_seed, encoded[n]) for n in order], layer, head, device)
+    for weights, untrained_seed in (("Trained", None), (f"Untrained twins (seed {seed})", seed)):
+        show_head_maps(slug, weights.split()[0].lower(), [HeadMap(n, untrained_seed, encoded[n]) for n in order],
+                       layer, head, f"{weights}: {' vs '.join(order)}", device)

@@ -78,5 +78,5 @@ with lab:
     if english:
         st.subheader("Trained vs untrained: the same sentence, the same head")
         show_head_maps(SLUG, "twins", trained_vs_untrained(picked.english, picked.encoded, settings.seed),
-                       run.extra["layer"], run.extra["head"], str(settings.device))
+                       run.extra["layer"], run.extra["head"], "Trained vs untrained", str(settings.device))
     show_query(run, settings)

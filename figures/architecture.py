@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from figures.heatmap import as_numpy, heatmap
+from figures.heatmap import GridPanel, as_numpy, grid_axes, heatmap, panel_title_annotations, panel_trace
 from figures.layout import MARGIN, single_layout
 
 BOX_W, BOX_H = 0.72, 0.55
@@ -84,6 +84,28 @@ def masked_attention(weights, mask, query_labels: Sequence[str], key_labels: Seq
     """Attention weights ``(Lq, Lk)`` with the cells the mask blocks left blank (white gaps)."""
     values = np.where(as_numpy(mask) > 0, as_numpy(weights), np.nan)
     return heatmap(values, key_labels, query_labels, title)
+
+
+def masked_maps_side_by_side(maps: Sequence[tuple[object, object, Sequence[str]]], panel_titles: Sequence[str],
+                              title: str, *, max_ticks: int = 32) -> go.Figure:
+    """Attention maps side by side on one 0…1 colour bar, the mask's blocked cells blank: ``maps`` holds
+    (weights ``(T, T)``, mask ``(T, T)`` bool, token labels ``T``) per panel (T may differ). Every token label is
+    shown while a panel has at most ``max_ticks`` (the hover always names query and key)."""
+    panels = [GridPanel(np.where(as_numpy(mask) > 0, as_numpy(w), np.nan), labels, labels, t)
+              for (w, mask, labels), t in zip(maps, panel_titles, strict=True)]
+    axes = grid_axes(len(panels), len(panels), h_gap=0.12)  # room for the right panel's query labels
+    traces = [panel_trace(panel, p, zmin=0.0, zmax=1.0, colorscale="Blues", colorbar_title="weight",
+                          value_name="weight") for p, panel in enumerate(panels)]
+    longest = max(len(panel.x_labels) for panel in panels)
+    for p, panel in enumerate(panels):
+        suffix = "" if p == 0 else str(p + 1)
+        ticks = {"type": "category", "showticklabels": len(panel.x_labels) <= max_ticks, "dtick": 1,
+                 "tickfont": {"size": 9}}
+        axes[f"xaxis{suffix}"].update({**ticks, "tickangle": -60})
+        axes[f"yaxis{suffix}"].update({**ticks, "autorange": "reversed"})
+    layout = {**axes, "annotations": panel_title_annotations(panel_titles, axes), "title": {"text": title},
+              "height": max(340, min(900, 170 + 16 * longest)), "margin": {"l": 10, "r": 10, "t": 80, "b": 10}}
+    return go.Figure(data=traces, layout=layout)
 
 
 def next_token_bars(candidates: Sequence[tuple[str, float]], title: str) -> go.Figure:

@@ -12,10 +12,12 @@ from figures.architecture import flow_diagram, masked_attention, next_token_bars
 from figures.attention_steps import token_labels
 from figures.heatmap import heatmap_grid
 from ui.charts import show_figure
+from ui.english_heads import causal_vs_bidirectional
 from ui.inputs import task_text
 from ui.models import load_shipped, shipped_cards
 from ui.settings import get_settings
 from ui.shell import page_shell
+from ui.text_models import english_model_names
 
 SLUG = "architecture_families"
 EXAMPLES = {"encoder": "fill in the hidden letters", "decoder": "predict the next token",
@@ -62,7 +64,12 @@ with lab:
     show_figure(flow, key=f"{SLUG}_flow")
     show_figure(masks, key=f"{SLUG}_masks")
 
-    st.subheader("Live examples")
+    st.subheader("Your sentence: encoder-only (BERT) vs decoder-only (GPT)")
+    st.caption("The shipped English models read the same text: the BERT lets every token see both sides, the GPT "
+               "only the left. Pick a layer and head; the second row is each model's untrained twin.")
+    causal_vs_bidirectional(SLUG, english_model_names(), settings.seed, str(settings.device))
+
+    st.subheader("Live examples (task models)")
     family = st.radio("Family", tuple(LABELS), format_func=lambda f: LABELS.get(f, f), key=f"{SLUG}_family")
     name = trained_name(family)
     task = get_task(shipped_cards()[name]["task"] if name else FAMILY_TASKS[family])

@@ -1,94 +1,20 @@
 """Type a sentence and follow it through Q, K, V, the scores, ÷√d_k, the mask, softmax and the weighted sum."""
 
-from dataclasses import dataclass, field
-
-import numpy as np
 import streamlit as st
 
-from core.lab.head_steps import seeded_head_steps, trained_head_steps
-from core.train.tasks import get_task
-from course.markdown_text import escape_markdown
 from figures import attention_steps as steps
 from figures.attention_steps import token_labels
 from figures.export import AttentionExport
-from figures.heatmap import as_numpy, heatmap
+from figures.heatmap import heatmap
 from figures.small_multiples import every_label
 from ui.charts import show_figure
-from ui.inputs import ModelBox, PickedInput, pick_input, stop_on_problem
-from ui.models import load_shipped
+from ui.english_heads import show_head_maps, trained_vs_untrained
+from ui.inputs import EnglishBox, ModelBox, pick_input
 from ui.settings import get_settings
 from ui.shell import page_shell
+from ui.step_heads import HeadRun, head_run
 
 SLUG = "attention_step_by_step"
-
-
-@st.cache_data(max_entries=64, show_spinner=False)
-def compute(tokens: tuple[str, ...] | None, n_random: int, d_model: int, d_k: int, temperature: float, causal: bool,
-            seed: int, device: str) -> dict[str, np.ndarray]:
-    """:func:`seeded_head_steps` as numpy arrays (cached on the inputs)."""
-    fields = seeded_head_steps(tokens, n_random, d_model, d_k, temperature, causal, seed, device)
-    return {name: as_numpy(t) for name, t in fields.items()}
-
-
-@st.cache_data(max_entries=64, show_spinner=False)
-def compute_trained(name: str, text: str, layer: int, head: int, temperature: float, device: str) -> dict:
-    """:func:`trained_head_steps` of a shipped decoder (shared, read-only) as numpy arrays, and its tokens."""
-    model, card = load_shipped(name, device)
-    labels, fields = trained_head_steps(model, get_task(card["task"]), text, layer, head, temperature)
-    return {"labels": labels, **{name: as_numpy(t) for name, t in fields.items()}}
-
-
-@dataclass(frozen=True)
-class HeadRun:
-    """One head on the picked input, ready to draw: trace fields ``r`` (numpy), tokens, settings, Q, K, V's story."""
-    r: dict
-    tokens: list[str]
-    d_model: int
-    d_k: int
-    temperature: float
-    mask: str
-    model: str
-    qkv_note: str
-    extra: dict = field(default_factory=dict)
-
-
-def seeded_head(picked: PickedInput, temperature: float, settings, row) -> HeadRun:
-    """Your sentence or random tokens: seeded random embeddings and W_Q, W_K, W_V of the chosen widths."""
-    d_model = row[0].slider("d_model (embedding width)", 2, 64, 16, key=f"{SLUG}_d_model")
-    d_k = row[1].slider("d_k (query/key/value width)", 1, 32, 8, key=f"{SLUG}_d_k")
-    mask = row[3].selectbox("Mask", ["none", "causal"], key=f"{SLUG}_mask")
-    stop_on_problem(picked)
-    sentence, n = picked.source == "sentence", len(picked.words)
-    st.caption(("Tokenizer: lower-cased words split on whitespace (punctuation stays attached). Embeddings: seeded "
-                f"random N(0, 1) per word (seed {settings.seed}; equal words share a vector, no positions added). "
-                if sentence else f"Random tokens: {n} independent N(0, 1) embeddings (seed {settings.seed}). ")
-               + "W_Q, W_K, W_V: seeded random initialisation, N(0, 1/d_model).")
-    r = compute(picked.words if sentence else None, n, d_model, d_k, float(temperature), mask == "causal",
-                settings.seed, str(settings.device))
-    note = (f"`X {tuple(r['x'].shape)}` · `W_Q, W_K, W_V ({d_model}, {d_k})` → `Q = X W_Q`, `K = X W_K`, "
-            f"`V = X W_V`, each `({n}, {d_k})`.")
-    return HeadRun(r, list(picked.words), d_model, d_k, temperature, mask, f"random-seed{settings.seed}", note)
-
-
-def trained_head(picked: PickedInput, temperature: float, settings, row) -> HeadRun:
-    """A shipped decoder's own head: its q, k, v from the model's forward pass on the picked input (causal)."""
-    choice, config = picked.model, picked.model.model.config
-    layer = row[0].selectbox("Layer", list(range(config.n_layers)), key=f"{SLUG}_trained_layer")
-    head = row[1].selectbox("Head", list(range(config.n_heads)), key=f"{SLUG}_trained_head")
-    mask = row[3].selectbox("Mask", ["causal"], key=f"{SLUG}_mask_trained", disabled=True,
-                            help="A decoder is trained with the causal mask, so its heads are shown with it.")
-    stop_on_problem(picked)
-    r = compute_trained(choice.shipped, picked.text, layer, head, float(temperature), str(settings.device))
-    gap = float(np.abs(r["weights"] - r["model_weights"]).max()) if temperature == 1 else None
-    st.caption(escape_markdown(
-        f"{choice.about} Tokens: the input, then the model's own answer (what it reads while answering). "
-        f"Q, K, V: layer {layer}, head {head} of the model's forward pass (after W_Q, W_K, W_V and RoPE), "
-        "then core.attention on them." + (f" It reproduces the model's own weights: max |Δ| = {gap:.1e}."
-                                          if gap is not None else "")))
-    d_model, d_k, n = config.d_model, config.d_model // config.n_heads, len(r["labels"])
-    note = (f"Layer {layer}'s input `X ({n}, {d_model})`, normalised · `W_Q, W_K, W_V ({d_model}, {d_model})` "
-            f"split into {config.n_heads} heads → head {head}'s `Q, K, V`, each `({n}, {d_k})`.")
-    return HeadRun(r, r["labels"], d_model, d_k, temperature, mask, choice.shipped, note, {"layer": layer, "head": head})
 
 
 def show_qkv(run: HeadRun) -> None:
@@ -140,11 +66,17 @@ lab = page_shell(SLUG)
 with lab:
     left, right = st.columns(2)
     row, text_at = st.columns(4), st.empty()  # the parameters' row, then (trained model) its input box
-    picked = pick_input(SLUG, random=True, model=TRAINED, where=(left, right), text_at=text_at,
-                        device=str(settings.device))
-    temperature = row[2].slider("Temperature", 0.1, 5.0, 1.0, step=0.1, key=f"{SLUG}_temperature",
-                                help="Scores are divided by it before softmax: < 1 sharpens, > 1 flattens.")
-    run = (trained_head if picked.model else seeded_head)(picked, temperature, settings, row)
+    picked = pick_input(SLUG, english=EnglishBox(untrained=True), random=True, model=TRAINED, where=(left, right),
+                        text_at=text_at, device=str(settings.device), seed=settings.seed)
+    english = picked.source == "english"
+    temperature = 1.0 if english else row[2].slider("Temperature", 0.1, 5.0, 1.0, step=0.1, key=f"{SLUG}_temperature",
+                                                    help="Scores are divided by it before softmax: < 1 sharpens, > 1 "
+                                                         "flattens.")  # fmt: skip
+    run = head_run(SLUG, picked, temperature, settings, row)
     show_qkv(run)
     show_stages(run, settings)
+    if english:
+        st.subheader("Trained vs untrained: the same sentence, the same head")
+        show_head_maps(SLUG, "twins", trained_vs_untrained(picked.english, picked.encoded, settings.seed),
+                       run.extra["layer"], run.extra["head"], "Trained vs untrained", str(settings.device))
     show_query(run, settings)

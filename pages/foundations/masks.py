@@ -19,9 +19,11 @@ from figures.attention_steps import token_labels
 from figures.heatmap import heatmap
 from figures.masks import mask_gallery_figure
 from ui.charts import show_figure
+from ui.english_heads import causal_vs_bidirectional
 from ui.inputs import SentenceBox, pick_input
 from ui.settings import get_settings
 from ui.shell import page_shell
+from ui.text_models import english_model_names
 
 SLUG = "masks"
 D_MODEL, D_K = 16, 8
@@ -119,7 +121,10 @@ with lab:
     st.caption(f"Keys each query may attend to: {', '.join(str(int(n)) for n in allowed)}. Masked scores become "
                "−∞ before the softmax, so their weight is exactly 0 and the rest renormalise to sum to 1.")
 
-    st.subheader("2. Cross-attention: target queries, source keys (L_q ≠ L_k)")
+    st.subheader("2. A real model's mask on your sentence: causal GPT vs bidirectional BERT")
+    causal_vs_bidirectional(SLUG, english_model_names(), settings.seed, str(settings.device))
+
+    st.subheader("3. Cross-attention: target queries, source keys (L_q ≠ L_k)")
     s1, s2 = st.columns(2)
     source, target = pick_input(SLUG, sentence=SOURCE, where=s1), pick_input(SLUG, sentence=TARGET, where=s2)
     if source.problem or target.problem:

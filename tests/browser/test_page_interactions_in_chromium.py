@@ -1,5 +1,6 @@
 """Interactions beyond a slider, in a real Chromium: the FlashAttention stepper's Next and Prev buttons move the
-tiled trace one step and back (the same step draws the same tile again)."""
+tiled trace one step and back (the same step draws the same tile again); the step-by-step page's English model
+switches from trained to untrained weights and back."""
 
 from __future__ import annotations
 
@@ -41,6 +42,28 @@ def test_flash_attention_next_and_prev_move_the_tile_trace(browser, app_url):
             timeout=TIMEOUT_MS,
         )
         assert wait_for_charts(page, min_charts=4)["flash_attention_tile"] == tile_before  # back where it began
+        assert not page_errors(page) and not log.errors, (page_errors(page), log.errors)
+    finally:
+        context.close()
+
+
+@pytest.mark.skipif("attention_step_by_step" not in SLUGS, reason="attention_step_by_step is not registered")
+def test_step_by_step_english_weights_switch_to_the_untrained_twin_and_back(browser, app_url):
+    warm_up(browser, app_url)
+    context, page, log = open_page(browser, f"{app_url}/attention_step_by_step")
+    try:
+        key = "attention_step_by_step_weights"
+        trained = wait_for_charts(page, min_charts=4)
+        assert "attention_step_by_step_twins" in trained  # trained vs untrained, side by side
+        for choice, same_as_trained in (("untrained", False), ("trained", True)):
+            page.locator(".st-key-attention_step_by_step_english_weights label").filter(has_text=choice).first.click()
+            for _ in range(100):  # the click's rerun may not have started yet: wait until the map follows it
+                charts = wait_for_charts(page, min_charts=4)
+                if (charts[key] == trained[key]) == same_as_trained:
+                    break
+                page.wait_for_timeout(200)
+            assert (charts[key] == trained[key]) == same_as_trained, choice
+            assert charts["attention_step_by_step_twins"] == trained["attention_step_by_step_twins"]  # both, always
         assert not page_errors(page) and not log.errors, (page_errors(page), log.errors)
     finally:
         context.close()

@@ -30,6 +30,7 @@ from core.train.checkpoints import MODELS_DIR, load_model, read_card, shipped_na
 from core.train.tasks import get_task
 from tests.apptest_utils import chart_specs, error_messages, open_page
 from tests.apptest_utils import plotly_values as array
+from tests.pages import english_reference as english
 
 POSITIONAL = "pages/multihead_positions/positional_encodings.py"
 BLOCK = "pages/architectures/transformer_block.py"
@@ -256,6 +257,36 @@ def test_family_bad_input_gets_a_message():
         at.text_input(key="architecture_families_encoder_text").input(text).run()
         assert not at.exception, error_messages(at)
         assert any("cannot be used" in w.value for w in at.warning)
+
+
+@pytest.mark.skipif(not english.HAVE_ENGLISH, reason="the English models are not in models/")
+def test_family_english_bert_sees_both_sides_and_the_gpt_the_left_on_your_text():
+    at = open_page(FAMILIES)
+    assert not at.exception, error_messages(at)
+    text = at.text_input(key="architecture_families_english_text").value
+    trained = chart(at, f"Trained: {english.GPT} vs {english.BERT}: layer 0, head 0")["data"]
+    untrained = chart(at, f"Untrained twins (seed 0): {english.GPT} vs {english.BERT}: layer 0, head 0")["data"]
+    for drawn, seed in ((trained, None), (untrained, 0)):
+        english.assert_map(array(drawn[0]["z"]), english.blank_masked(english.head_weights(english.GPT, text, 0, 0, seed), english.GPT))
+        english.assert_map(array(drawn[1]["z"]), english.head_weights(english.BERT, text, 0, 0, seed))
+    assert trained[1]["x"][0] == "0·[CLS]" and trained[0]["x"][0] == "0·&lt;|endoftext|&gt;"
+    assert not np.allclose(np.nan_to_num(array(trained[1]["z"])), np.nan_to_num(array(untrained[1]["z"])))
+
+    at.selectbox(key="architecture_families_english_layer").set_value(1)
+    at.selectbox(key="architecture_families_english_head").set_value(2).run()
+    moved = chart(at, f"Trained: {english.GPT} vs {english.BERT}: layer 1, head 2")["data"]
+    english.assert_map(array(moved[0]["z"]), english.blank_masked(english.head_weights(english.GPT, text, 1, 2), english.GPT))
+    assert not np.allclose(np.nan_to_num(array(moved[1]["z"])), np.nan_to_num(array(trained[1]["z"])))
+
+    at.text_input(key="architecture_families_english_text").input(english.EMOJI_TEXT).run()
+    assert not at.exception, error_messages(at)
+    english.assert_map(array(chart(at, "Trained: ")["data"][1]["z"]), english.head_weights(english.BERT, english.EMOJI_TEXT, 1, 2))
+    at.text_input(key="architecture_families_english_text").input(english.LONG_TEXT).run()
+    assert sum("was cut" in i.value for i in at.info) == 2
+    at.text_input(key="architecture_families_english_text").input("").run()
+    assert not at.exception, error_messages(at)
+    assert any("empty" in w.value for w in at.warning)
+    assert chart(at, "bidirectional self-attention, layer 1")  # the task models' live example still runs
 
 
 # ------------------------------------------------------------------------------------------------ every view, extremes

@@ -14,13 +14,26 @@ from core.generation import head_inputs, predict
 from core.lab.mask_gallery import cross_projections, gallery_attention, gallery_cross_mask, gallery_masks
 from core.lab.scoring_cost import build_scorers, count_parameters, run_scoring
 from core.lab.softmax_stats import d_k_grid, pairwise_head_divergence, scaling_sweep
+from core.lab.text_heads import text_head_steps
 from core.lab.toy_inputs import random_embeddings, seeded_embeddings, seeded_module, seeded_projections, word_tokens
 from core.masks import causal_mask, cross_mask
 from core.multihead import MultiHeadAttention
+from core.text_model import load_text_model
 from core.train.checkpoints import MODELS_DIR, load_model
 from core.train.tasks import get_task
 from tests.apptest_utils import chart_specs, error_messages, open_page
 from tests.apptest_utils import plotly_values as values
+from tests.pages.english_reference import (
+    BERT,
+    EMOJI_TEXT,
+    GPT,
+    HAVE_ENGLISH,
+    LONG_TEXT,
+    assert_map,
+    blank_masked,
+    encoded,
+    head_weights,
+)
 
 STEP = "pages/foundations/attention_step_by_step.py"
 SQRT = "pages/foundations/why_sqrt_dk.py"
@@ -28,6 +41,7 @@ SCORING = "pages/foundations/scoring_functions.py"
 MASKS = "pages/foundations/masks.py"
 MHA = "pages/multihead_positions/multi_head.py"
 SENTENCE = "the cat sat on the mat because it was tired"
+SEEDED = {"attention_step_by_step_mode": "sentence"}  # the seeded-embeddings source (the English model is the default)
 
 
 def chart(at, title_start: str) -> dict:
@@ -55,7 +69,7 @@ def step_trace(d_model=16, d_k=8, mask=None, temperature=1.0, seed=0, text=SENTE
 # ---- attention step by step --------------------------------------------------------------------------------------
 
 def test_step_by_step_weights_equal_core_and_react_to_mask_and_temperature():
-    at = open_page(STEP)
+    at = open_page(STEP, **SEEDED)
     assert_ok(at)
     trace, v = step_trace()
     close(values(chart(at, "4 · softmax weights")["data"][0]["z"]), trace.weights)
@@ -84,7 +98,7 @@ def test_step_by_step_weights_equal_core_and_react_to_mask_and_temperature():
 
 
 def test_step_by_step_stages_sizes_and_random_mode():
-    at = open_page(STEP)
+    at = open_page(STEP, **SEEDED)
     at.radio(key="attention_step_by_step_stage").set_value("2 · ÷ √d_k (and ÷ temperature)").run()
     trace, _ = step_trace()
     close(values(chart(at, "Stage 2")["data"][0]["z"]), trace.raw_scores / math.sqrt(8))
@@ -105,7 +119,7 @@ def test_step_by_step_stages_sizes_and_random_mode():
 
 
 def test_step_by_step_draws_the_embeddings_x_and_follows_d_model():
-    at = open_page(STEP)
+    at = open_page(STEP, **SEEDED)
     assert_ok(at)
     spec = chart(at, "Embeddings X")
     x = seeded_embeddings(word_tokens(SENTENCE), 16, 0)  # (T, d_model)
@@ -125,7 +139,7 @@ def test_step_by_step_draws_the_embeddings_x_and_follows_d_model():
 
 @pytest.mark.parametrize("text, needle", [("   ", "no words"), (" ".join(["word"] * 49), "at most 48")])
 def test_step_by_step_bad_text_gets_a_warning(text, needle):
-    at = open_page(STEP)
+    at = open_page(STEP, **SEEDED)
     at.text_input(key="attention_step_by_step_text").input(text).run()
     assert_ok(at)
     assert any(needle in w.value for w in at.warning), [w.value for w in at.warning]
@@ -133,13 +147,93 @@ def test_step_by_step_bad_text_gets_a_warning(text, needle):
 
 
 def test_step_by_step_escapes_user_text_and_follows_the_seed():
-    at = open_page(STEP, settings_seed=3)
+    at = open_page(STEP, settings_seed=3, **SEEDED)
     at.text_input(key="attention_step_by_step_text").input("<b>hi</b> <script>").run()
     assert_ok(at)
     labels = chart(at, "4 · softmax weights")["data"][0]["x"]
     assert labels == ["0·&lt;b&gt;hi&lt;/b&gt;", "1·&lt;script&gt;"]
     trace, _ = step_trace(seed=3, text="<b>hi</b> <script>")
     close(values(chart(at, "4 · softmax weights")["data"][0]["z"]), trace.weights)
+
+
+# ---- attention step by step: the English models (the default source) ------------------------------------------
+
+needs_english = pytest.mark.skipif(not HAVE_ENGLISH, reason="the English models are not in models/")
+BERT_LABEL = f"{BERT} (BERT-style, bidirectional)"
+
+
+def english_text(at) -> str:
+    return at.text_input(key="attention_step_by_step_english_text").value
+
+
+@needs_english
+def test_step_by_step_defaults_to_the_english_gpt_and_draws_its_own_head():
+    at = open_page(STEP)
+    assert_ok(at)
+    assert at.radio(key="attention_step_by_step_mode").value == "english"
+    text = english_text(at)
+    tokens = encoded(GPT, text).tokens
+    weights = chart(at, "4 · softmax weights")["data"][0]
+    assert weights["x"][0] == "0·&lt;|endoftext|&gt;" and len(weights["x"]) == len(tokens)
+    close(values(weights["z"]), torch.from_numpy(head_weights(GPT, text, 0, 0)))  # = run_text's attention
+    steps = text_head_steps(load_text_model(GPT), encoded(GPT, text).ids, 0, 0)
+    close(values(chart(at, "Stage 1")["data"][0]["z"]), steps["raw_scores"])
+    close(values(chart(at, "Q | K | V")["data"][0]["z"]), torch.cat([steps["q"], steps["k"], steps["v"]], dim=1))
+    assert any("trained english" in c.value and "held" in c.value for c in at.caption)  # says which weights
+    pair = chart(at, "Trained vs untrained: layer 0, head 0")["data"]
+    assert_map(values(pair[0]["z"]), blank_masked(head_weights(GPT, text, 0, 0), GPT))
+    assert_map(values(pair[1]["z"]), blank_masked(head_weights(GPT, text, 0, 0, seed=0), GPT))
+    assert not np.allclose(np.nan_to_num(values(pair[0]["z"])), np.nan_to_num(values(pair[1]["z"])))
+
+
+@needs_english
+def test_step_by_step_english_follows_layer_head_weights_and_model():
+    at = open_page(STEP)
+    text = english_text(at)
+    first = values(chart(at, "4 · softmax weights")["data"][0]["z"])
+    at.selectbox(key="attention_step_by_step_english_layer").set_value(2)
+    at.selectbox(key="attention_step_by_step_english_head").set_value(3).run()
+    assert_ok(at)
+    shown = values(chart(at, "4 · softmax weights")["data"][0]["z"])
+    close(shown, torch.from_numpy(head_weights(GPT, text, 2, 3)))
+    assert not np.allclose(shown, first)
+    assert chart(at, "Trained vs untrained: layer 2, head 3")
+
+    at.radio(key="attention_step_by_step_english_weights").set_value("untrained").run()
+    assert_ok(at)
+    untrained = values(chart(at, "4 · softmax weights")["data"][0]["z"])
+    close(untrained, torch.from_numpy(head_weights(GPT, text, 2, 3, seed=0)))
+    assert not np.allclose(untrained, shown)
+    assert any("untrained english-gpt" in c.value.replace("\\", "") for c in at.caption)
+
+    at.radio(key="attention_step_by_step_english_weights").set_value("trained").run()
+    at.selectbox(key="attention_step_by_step_english").select(BERT_LABEL).run()
+    assert_ok(at)
+    bert = chart(at, "4 · softmax weights")["data"][0]
+    assert bert["x"][0] == "0·[CLS]" and bert["x"][-1].endswith("·[SEP]")
+    close(values(bert["z"]), torch.from_numpy(head_weights(BERT, text, 2, 3)))
+    assert (values(bert["z"])[0, 1:] > 0).all()  # no mask: the first token sees the tokens to its right
+    assert at.selectbox(key="attention_step_by_step_mask_english").value == "none"
+
+
+@needs_english
+def test_step_by_step_english_empty_long_and_emoji_text():
+    at = open_page(STEP)
+    at.text_input(key="attention_step_by_step_english_text").input("   ").run()
+    assert_ok(at)
+    assert any("empty" in w.value for w in at.warning) and not chart_specs(at)
+
+    at.text_input(key="attention_step_by_step_english_text").input(LONG_TEXT).run()
+    assert_ok(at)
+    assert any("was cut after token" in i.value for i in at.info)
+    assert len(chart(at, "4 · softmax weights")["data"][0]["x"]) == 64  # the model's context
+
+    at.text_input(key="attention_step_by_step_english_text").input(EMOJI_TEXT).run()
+    assert_ok(at)
+    weights = chart(at, "4 · softmax weights")["data"][0]
+    assert len(weights["x"]) == len(encoded(GPT, EMOJI_TEXT).ids)
+    assert not any("<b>" in label for label in weights["x"])  # user text is escaped in labels
+    close(values(weights["z"]), torch.from_numpy(head_weights(GPT, EMOJI_TEXT, 0, 0)))
 
 
 # ---- why √d_k ----------------------------------------------------------------------------------------------------
@@ -294,6 +388,41 @@ def test_masks_all_padding_and_bad_cross_text():
     assert any("no words" in w.value for w in at.warning)
 
 
+# ---- masks: a real model's mask on your sentence ------------------------------------------------------------------
+
+@needs_english
+def test_masks_page_shows_the_causal_gpt_beside_the_bidirectional_bert_trained_and_untrained():
+    at = open_page(MASKS)
+    assert_ok(at)
+    text = at.text_input(key="masks_english_text").value
+    trained = chart(at, "Trained: english-gpt vs english-bert: layer 0, head 0")["data"]
+    untrained = chart(at, "Untrained twins (seed 0): english-gpt vs english-bert")["data"]
+    for drawn, seed in ((trained, None), (untrained, 0)):
+        assert_map(values(drawn[0]["z"]), blank_masked(head_weights(GPT, text, 0, 0, seed), GPT))
+        assert_map(values(drawn[1]["z"]), head_weights(BERT, text, 0, 0, seed))
+    assert np.isnan(values(trained[0]["z"])[0, 1:]).all() and not np.isnan(values(trained[1]["z"])).any()
+
+    at.selectbox(key="masks_english_layer").set_value(3)
+    at.selectbox(key="masks_english_head").set_value(1).run()
+    assert_ok(at)
+    moved = chart(at, "Trained: english-gpt vs english-bert: layer 3, head 1")["data"]
+    assert_map(values(moved[1]["z"]), head_weights(BERT, text, 3, 1))
+    at.selectbox(key="masks_english").select(f"{BERT} (BERT-style, bidirectional)").run()
+    assert_ok(at)
+    assert chart(at, "Trained: english-bert vs english-gpt: layer 3, head 1")  # the picked model first
+
+    at.text_input(key="masks_english_text").input("").run()
+    assert_ok(at)
+    assert any("empty" in w.value for w in at.warning)
+    assert chart(at, "Cross-attention (")  # the section below still runs
+    at.text_input(key="masks_english_text").input(LONG_TEXT).run()
+    assert sum("was cut" in i.value for i in at.info) == 2  # both models, each at its own context
+    at.text_input(key="masks_english_text").input(EMOJI_TEXT).run()
+    assert_ok(at)
+    drawn = chart(at, "Trained: english-bert vs english-gpt")["data"]
+    assert_map(values(drawn[0]["z"]), head_weights(BERT, EMOJI_TEXT, 3, 1))
+
+
 # ---- multi-head --------------------------------------------------------------------------------------------------
 
 def mha_weights(d_model=32, heads=4, text=SENTENCE):
@@ -374,7 +503,7 @@ def test_multi_head_trained_section_shows_a_shipped_models_heads():
 
 def test_step_by_step_trained_mode_follows_a_shipped_heads_own_q_k_v():
     at = open_page(STEP)
-    at.radio(key="attention_step_by_step_mode").set_value("A trained model").run()
+    at.radio(key="attention_step_by_step_mode").set_value("A task model").run()
     assert not at.exception, error_messages(at)
     name = at.selectbox(key="attention_step_by_step_trained").value
     model, card = load_model(MODELS_DIR / name)

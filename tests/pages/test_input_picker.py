@@ -83,8 +83,8 @@ def test_the_source_radio_and_model_picker_show_labels_but_hold_keys():
 
 def test_a_change_of_source_changes_the_step_by_step_figure():
     """The weights drawn are those of the picked value: the sentence's words, then random tokens, then a shipped
-    decoder's own head on its input."""
-    at = open_page(STEP)
+    decoder's own head on its input (the English model, the default source, has its own tests)."""
+    at = open_page(STEP, attention_step_by_step_mode="sentence")
     at.text_input(key="attention_step_by_step_text").input("one two three").run()
     sentence = _weights(at)
     assert sentence["x"] == token_labels(["one", "two", "three"])

@@ -8,6 +8,7 @@ import streamlit as st
 
 from core.generation import Decoding, Sampling
 from core.lab.sampling_cut import sampling_cut
+from course.markdown_text import escape_markdown
 from figures.training import kv_cache_figure, sampling_cut_figure
 from ui.charts import show_figure
 from ui.inputs import EnglishBox, ModelBox, PickedInput, pick_input, stop_on_problem
@@ -101,10 +102,13 @@ with lab:
                                     top_p=gen.sampling.top_p, title=f"Step {step}: next-token distribution ({rule})"),
                 key=f"{SLUG}_probs")  # fmt: skip
     kept = int((s.probs > 0).sum())
+    rank = int((s.probs > s.probs[s.token]).sum()) + 1  # among the sampled-from distribution
+    token = escape_markdown(repr(gen.label(s.token)))
+    drawn = "" if s.token in cut.ids else f" The drawn token {token} (rank {rank}) is beyond the {TOP} shown."
     st.caption(f"Outlined bars: softmax(z / T) before the cut; hatched grey: removed by top-k / top-p (or greedy); "
                f"filled: the {kept:,} kept of {len(s.probs):,} tokens, renormalised (they held "
                f"{cut.kept_mass:.1%} of the mass). Green line: cumulative mass before the cut. The token drawn "
-               f"(orange) is the first whose cumulative sampled probability exceeds u.")  # fmt: skip
+               f"(orange) is the first whose cumulative sampled probability exceeds u.{drawn}")  # fmt: skip
 
     st.subheader("KV cache: size and speed")
     cached = gen.runs[True]

@@ -69,10 +69,10 @@ def test_generation_defaults_to_the_english_gpt_and_draws_the_cores_cut(gpt):
                  stop_token=gpt.tokenizer.special_ids["eot"])  # fmt: skip
     step = run.steps[0]
     cut = sampling_cut(step.logits, s)
-    after = trace(spec, "sampled from (kept, renormalised)")
+    after = trace(spec, "sampled from (renormalised)")
     assert after["x"] == [repr(gpt.tokenizer.readable_token(i)) for i in cut.ids]
     np.testing.assert_allclose(plotly_values(after["y"]), step.probs[list(cut.ids)].numpy(), rtol=1e-5)
-    before = trace(spec, "softmax(z / T), before the cut")
+    before = trace(spec, "before the cut: softmax(z / T)")
     p = torch.softmax(step.logits.double(), -1)[list(cut.ids)].numpy()
     np.testing.assert_allclose(plotly_values(before["y"]), p, rtol=1e-4)
     assert before["customdata"] == ["top-p" if v == 0 else "" for v in plotly_values(after["y"])]
@@ -87,7 +87,7 @@ def test_generation_each_sampling_control_changes_the_cut(label, value):
     slider(at, label).set_value(value).run()
     assert data_of(at) != before
     spec = spec_titled(at, "next-token distribution")
-    removed = trace(spec, "softmax(z / T), before the cut")["customdata"]
+    removed = trace(spec, "before the cut: softmax(z / T)")["customdata"]
     if label.startswith("Top-k"):
         assert removed[5:] == ["top-k"] * (len(removed) - 5) and "top-k" not in removed[:5]
 

@@ -8,10 +8,11 @@ from core.lab.fill_mask import drop_spaces_before_masks, mask_attention, mask_po
 from figures.fill_mask import mask_attention_figure
 from figures.training import probability_bars
 from ui.charts import show_figure
+from ui.english_header import english_header
 from ui.inputs import EnglishBox, pick_input, stop_on_problem
 from ui.settings import get_settings
 from ui.shell import page_shell
-from ui.text_models import about_text_model, load_text, text_forward, weights_label
+from ui.text_models import text_forward
 
 SLUG = "fill_in_the_blank"
 DEFAULT = "The animal didn't cross the [MASK] because it was too tired."
@@ -24,11 +25,7 @@ with lab:
     device = str(settings.device)
     picked = pick_input(SLUG, sentence=None, english=ENGLISH, device=device, seed=settings.seed)
     stop_on_problem(picked)  # empty text: says to type a sentence
-    tm = load_text(picked.english, device)
-    about = about_text_model(tm) if picked.untrained_seed is None else "What training started from."
-    st.caption(f"Weights: {weights_label(picked.english, picked.untrained_seed)}. {about}")
-    if picked.encoded.cut_message:
-        st.info(picked.encoded.cut_message)
+    tm = english_header(picked, device)  # which weights; where a long text was cut
     special = tm.tokenizer.special_ids
     ids = drop_spaces_before_masks(picked.encoded.ids, tm.tokenizer.encode(" ")[0], special["mask"])
     tokens = [tm.tokenizer.readable_token(i) for i in ids]

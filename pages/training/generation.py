@@ -11,11 +11,11 @@ from core.lab.sampling_cut import sampling_cut
 from course.markdown_text import escape_markdown
 from figures.training import kv_cache_figure, sampling_cut_figure
 from ui.charts import show_figure
+from ui.english_header import english_header
 from ui.inputs import EnglishBox, ModelBox, PickedInput, pick_input, stop_on_problem
 from ui.models import english_decodings, run_decodings
 from ui.settings import get_settings
 from ui.shell import page_shell
-from ui.text_models import about_text_model, load_text, weights_label
 
 SLUG = "generation"
 TOP = 25  # tokens drawn in the distribution figure
@@ -47,11 +47,7 @@ def sampling_controls(max_top_k: int) -> Sampling:
 
 
 def english_generation(picked: PickedInput, device: str, seed: int) -> Generated:
-    tm = load_text(picked.english, device)
-    about = about_text_model(tm) if picked.untrained_seed is None else "What training started from."
-    st.caption(f"Weights: {weights_label(picked.english, picked.untrained_seed)}. {about}")
-    if picked.encoded.cut_message:
-        st.info(picked.encoded.cut_message)
+    tm = english_header(picked, device)  # which weights; where a long text was cut
     prompt = picked.encoded.ids
     room = tm.max_len - len(prompt)
     if room < 1:

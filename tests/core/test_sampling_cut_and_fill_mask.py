@@ -11,20 +11,11 @@ import torch
 from core.generation import Sampling, decode, next_token_probs
 from core.lab.fill_mask import drop_spaces_before_masks, mask_attention, mask_positions, top_k_at_masks
 from core.lab.sampling_cut import sampling_cut
-from core.text_model import encode_text, load_text_model, run_text
+from core.text_model import encode_text, run_text
 
 pytestmark = pytest.mark.usefixtures("one_cpu_thread")
 SENTENCE = "The animal didn't cross the [MASK] because it was too [MASK]."
 
-
-@pytest.fixture(scope="module")
-def gpt():
-    return load_text_model("english-gpt")
-
-
-@pytest.fixture(scope="module")
-def bert():
-    return load_text_model("english-bert")
 
 
 def _reference(logits: torch.Tensor, s: Sampling) -> tuple[np.ndarray, np.ndarray]:
@@ -51,9 +42,9 @@ def _reference(logits: torch.Tensor, s: Sampling) -> tuple[np.ndarray, np.ndarra
 
 @pytest.mark.parametrize("s", [Sampling(1.0), Sampling(0.7, top_k=5), Sampling(1.5, top_p=0.6),
                                Sampling(1.0, top_k=12, top_p=0.8), Sampling(0.0)])  # fmt: skip
-def test_cut_equals_the_rules_recomputed_in_float64(gpt, s):
-    ids = encode_text(gpt, "A dog is an animal that").ids
-    logits = run_text(gpt, ids).logits[-1]  # (V,)
+def test_cut_equals_the_rules_recomputed_in_float64(english_gpt, s):
+    ids = encode_text(english_gpt, "A dog is an animal that").ids
+    logits = run_text(english_gpt, ids).logits[-1]  # (V,)
     cut = sampling_cut(logits, s, top=30)
     before, after = _reference(logits, s)
     order = list(cut.ids)
@@ -74,27 +65,27 @@ def test_cut_equals_the_rules_recomputed_in_float64(gpt, s):
         torch.testing.assert_close(cut.after[kept], cut.before[kept] / cut.kept_mass, rtol=1e-4, atol=1e-7)
 
 
-def test_cut_reads_a_decoding_step(gpt):
+def test_cut_reads_a_decoding_step(english_gpt):
     s = Sampling(1.0, top_k=8, top_p=0.9)
-    decoding = decode(gpt.model, list(encode_text(gpt, "The cat").ids), 3, sampling=s, seed=1)
+    decoding = decode(english_gpt.model, list(encode_text(english_gpt, "The cat").ids), 3, sampling=s, seed=1)
     for step in decoding.steps:
         cut = sampling_cut(step.logits, s)
         torch.testing.assert_close(cut.after, step.probs[list(cut.ids)])
         assert step.token in cut.ids[: sum(not r for r in cut.reason)]
 
 
-def test_kv_cache_gives_identical_tokens_on_the_english_gpt(gpt):
-    prompt = list(encode_text(gpt, "A dog is an animal that").ids)
-    runs = [decode(gpt.model, prompt, 10, sampling=Sampling(1.0, top_p=0.9), use_cache=c, seed=3,
-                   stop_token=gpt.tokenizer.special_ids["eot"]) for c in (True, False)]  # fmt: skip
+def test_kv_cache_gives_identical_tokens_on_the_english_gpt(english_gpt):
+    prompt = list(encode_text(english_gpt, "A dog is an animal that").ids)
+    runs = [decode(english_gpt.model, prompt, 10, sampling=Sampling(1.0, top_p=0.9), use_cache=c, seed=3,
+                   stop_token=english_gpt.tokenizer.special_ids["eot"]) for c in (True, False)]  # fmt: skip
     assert runs[0].tokens == runs[1].tokens
     for a, b in zip(runs[0].steps, runs[1].steps, strict=True):
         torch.testing.assert_close(a.logits, b.logits, rtol=1e-4, atol=1e-4)
 
 
-def test_mask_positions_and_the_space_before_a_mask(bert):
-    encoded = encode_text(bert, SENTENCE)
-    mask_id, space_id = bert.tokenizer.special_ids["mask"], bert.tokenizer.encode(" ")[0]
+def test_mask_positions_and_the_space_before_a_mask(english_bert):
+    encoded = encode_text(english_bert, SENTENCE)
+    mask_id, space_id = english_bert.tokenizer.special_ids["mask"], english_bert.tokenizer.encode(" ")[0]
     ids = drop_spaces_before_masks(encoded.ids, space_id, mask_id)
     assert len(ids) == len(encoded.ids) - 2, "two bare spaces before the two masks go"
     assert space_id not in [ids[m - 1] for m in mask_positions(ids, mask_id)]
@@ -102,10 +93,10 @@ def test_mask_positions_and_the_space_before_a_mask(bert):
     assert drop_spaces_before_masks([5, space_id, 7], space_id, mask_id) == [5, space_id, 7]
 
 
-def test_top_k_at_masks_equals_a_numpy_softmax_of_run_text(bert):
-    mask_id, space_id = bert.tokenizer.special_ids["mask"], bert.tokenizer.encode(" ")[0]
-    ids = drop_spaces_before_masks(encode_text(bert, SENTENCE).ids, space_id, mask_id)
-    logits = run_text(bert, ids).logits.double().numpy()  # (T, V)
+def test_top_k_at_masks_equals_a_numpy_softmax_of_run_text(english_bert):
+    mask_id, space_id = english_bert.tokenizer.special_ids["mask"], english_bert.tokenizer.encode(" ")[0]
+    ids = drop_spaces_before_masks(encode_text(english_bert, SENTENCE).ids, space_id, mask_id)
+    logits = run_text(english_bert, ids).logits.double().numpy()  # (T, V)
     positions = mask_positions(ids, mask_id)
     guesses = top_k_at_masks(torch.from_numpy(logits), positions, 7)
     for guess in guesses:
@@ -117,13 +108,13 @@ def test_top_k_at_masks_equals_a_numpy_softmax_of_run_text(bert):
     assert [g.position for g in guesses] == positions
 
 
-def test_mask_attention_is_the_masks_query_row_recomputed_from_q_and_k(bert):
-    mask_id = bert.tokenizer.special_ids["mask"]
-    ids = list(encode_text(bert, SENTENCE).ids)
+def test_mask_attention_is_the_masks_query_row_recomputed_from_q_and_k(english_bert):
+    mask_id = english_bert.tokenizer.special_ids["mask"]
+    ids = list(encode_text(english_bert, SENTENCE).ids)
     m = mask_positions(ids, mask_id)[0]
-    row = mask_attention(run_text(bert, ids).attention, m)  # (L, H, T)
+    row = mask_attention(run_text(english_bert, ids).attention, m)  # (L, H, T)
     with torch.no_grad():
-        trace = bert.model(torch.tensor([ids]), return_trace=True).trace
+        trace = english_bert.model(torch.tensor([ids]), return_trace=True).trace
     for layer, t in enumerate(trace):
         a = t.self_attn
         q, k = a.q[0].double(), a.k[0].double()  # (H, T, d_k)

@@ -12,7 +12,7 @@ import torch
 from core.generation import Sampling, decode
 from core.lab.fill_mask import drop_spaces_before_masks, mask_positions
 from core.lab.sampling_cut import sampling_cut
-from core.text_model import encode_text, load_text_model, run_text
+from core.text_model import encode_text, run_text
 from tests.apptest_utils import chart_specs, error_messages, open_page, plotly_values
 
 GENERATION, FILL = "pages/training/generation.py", "pages/training/fill_in_the_blank.py"
@@ -47,30 +47,21 @@ def slider(at, label: str):
     return next(w for w in at.slider if w.label == label)
 
 
-@pytest.fixture(scope="module")
-def gpt():
-    return load_text_model("english-gpt")
 
-
-@pytest.fixture(scope="module")
-def bert():
-    return load_text_model("english-bert")
-
-
-def test_generation_defaults_to_the_english_gpt_and_draws_the_cores_cut(gpt):
+def test_generation_defaults_to_the_english_gpt_and_draws_the_cores_cut(english_gpt):
     at = open_page(GENERATION)
     spec = spec_titled(at, "next-token distribution")
     assert "Weights: trained english-gpt" in captions(at) and "identical tokens" in captions(at)
     assert "median of" in captions(at)
-    prompt = encode_text(gpt, GEN_DEFAULT).ids
-    assert slider(at, "Max new tokens").max == gpt.max_len - len(prompt)
+    prompt = encode_text(english_gpt, GEN_DEFAULT).ids
+    assert slider(at, "Max new tokens").max == english_gpt.max_len - len(prompt)
     s = Sampling(1.0, None, 0.9)  # the page's defaults
-    run = decode(gpt.model, list(prompt), slider(at, "Max new tokens").value, sampling=s, seed=0,
-                 stop_token=gpt.tokenizer.special_ids["eot"])  # fmt: skip
+    run = decode(english_gpt.model, list(prompt), slider(at, "Max new tokens").value, sampling=s, seed=0,
+                 stop_token=english_gpt.tokenizer.special_ids["eot"])  # fmt: skip
     step = run.steps[0]
     cut = sampling_cut(step.logits, s)
     after = trace(spec, "sampled from (renormalised)")
-    assert after["x"] == [repr(gpt.tokenizer.readable_token(i)) for i in cut.ids]
+    assert after["x"] == [repr(english_gpt.tokenizer.readable_token(i)) for i in cut.ids]
     np.testing.assert_allclose(plotly_values(after["y"]), step.probs[list(cut.ids)].numpy(), rtol=1e-5)
     before = trace(spec, "before the cut: softmax(z / T)")
     p = torch.softmax(step.logits.double(), -1)[list(cut.ids)].numpy()
@@ -107,18 +98,18 @@ def test_generation_step_slider_cache_toggle_untrained_and_empty_prompt():
     assert "empty" in " ".join(w.value for w in at.warning)
 
 
-def test_fill_in_the_blank_bars_and_attention_equal_run_text(bert):
+def test_fill_in_the_blank_bars_and_attention_equal_run_text(english_bert):
     at = open_page(FILL)
     assert "Weights: trained english-bert" in captions(at)
-    special = bert.tokenizer.special_ids
-    ids = drop_spaces_before_masks(encode_text(bert, FILL_DEFAULT).ids, bert.tokenizer.encode(" ")[0], special["mask"])
+    special = english_bert.tokenizer.special_ids
+    ids = drop_spaces_before_masks(encode_text(english_bert, FILL_DEFAULT).ids, english_bert.tokenizer.encode(" ")[0], special["mask"])
     (m,) = mask_positions(ids, special["mask"])
-    out = run_text(bert, ids)
+    out = run_text(english_bert, ids)
     z = out.logits[m].double().numpy()
     p = np.exp(z - z.max()) / np.exp(z - z.max()).sum()
     best = np.argsort(-p, kind="stable")[:10]
     bars = spec_titled(at, "most likely tokens")["data"][-1]
-    assert bars["x"] == [repr(bert.tokenizer.readable_token(i)) for i in best]
+    assert bars["x"] == [repr(english_bert.tokenizer.readable_token(i)) for i in best]
     np.testing.assert_allclose(plotly_values(bars["y"]), p[best], rtol=1e-6)
     heat = spec_titled(at, "Where the [MASK]")["data"][0]
     attention = out.attention[:, :, m, :].reshape(-1, len(ids)).double().numpy()  # (L·H, T)

@@ -60,5 +60,6 @@ with lab:
 
     rows = mask_attention(torch.from_numpy(forward.attention), guess.position)  # (L, H, T)
     show_figure(mask_attention_figure(rows, tokens, guess.position), key=f"{SLUG}_attention")
-    st.caption("Each row is one head's attention from the [MASK] (query) to every token (keys), summing to 1; "
-               "the orange column is the [MASK] itself. No causal mask: the [MASK] reads both sides.")
+    st.caption("Each row is one head's attention from the [MASK] (query) to every token (keys), summing to 1; the "
+               "orange column is the [MASK] itself; colours run from 0 to the largest weight shown. No causal mask: "
+               "the [MASK] reads both sides.")

@@ -12,6 +12,7 @@ def test_rows_are_layer_major_and_the_mask_column_is_outlined():
     fig = mask_attention_figure(rows, ["[CLS]", "a", "[MASK]", "b", "[SEP]"], 2)
     (trace,) = fig.data
     np.testing.assert_array_equal(np.asarray(trace.z), rows.reshape(6, 5))
+    assert (trace.zmin, trace.zmax) == (0.0, rows.max())
     assert list(trace.y) == [f"layer {layer} · head {head}" for layer in range(3) for head in range(2)]
     assert list(trace.x) == ["0·[CLS]", "1·a", "2·[MASK]", "3·b", "4·[SEP]"]
     rect = next(s for s in fig.layout.shapes if s.type == "rect")

@@ -101,8 +101,9 @@ def test_generation_step_slider_cache_toggle_untrained_and_empty_prompt():
 def test_fill_in_the_blank_bars_and_attention_equal_run_text(english_bert):
     at = open_page(FILL)
     assert "Weights: trained english-bert" in captions(at)
-    special = english_bert.tokenizer.special_ids
-    ids = drop_spaces_before_masks(encode_text(english_bert, FILL_DEFAULT).ids, english_bert.tokenizer.encode(" ")[0], special["mask"])
+    tok = english_bert.tokenizer
+    special = tok.special_ids
+    ids = drop_spaces_before_masks(encode_text(english_bert, FILL_DEFAULT).ids, tok.encode(" ")[0], special["mask"])
     (m,) = mask_positions(ids, special["mask"])
     out = run_text(english_bert, ids)
     z = out.logits[m].double().numpy()

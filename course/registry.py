@@ -167,6 +167,16 @@ _ENTRIES: tuple[PageEntry, ...] = (
         summary="Autoregressive decoding token by token: greedy, temperature, top-k, top-p, and the KV cache.",
     ),
     PageEntry(
+        slug="fill_in_the_blank",
+        section="Training & generation",
+        title="Fill in the blank",
+        icon="🧩",
+        order=40,
+        lesson="19_fill_in_the_blank.md",
+        module="pages/training/fill_in_the_blank.py",
+        summary="Type a sentence with [MASK]: the English BERT's top guesses and where the [MASK] looks in every layer.",
+    ),
+    PageEntry(
         slug="quadratic_memory",
         section="Efficiency",
         title="Why attention is O(n²)",

@@ -1,4 +1,5 @@
-"""Training and decoding figures: loss / accuracy curves, next-token probability bars, KV-cache size and speed."""
+"""Training and decoding figures: loss / accuracy curves, next-token probability bars (and the cut a sampling rule
+makes in them), KV-cache size and speed."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from collections.abc import Sequence
 
 import plotly.graph_objects as go
 
+from core.lab.sampling_cut import SamplingCut
 from figures.heatmap import grid_axes, panel_title_annotations
 
 LOSS_COLOUR, TOKEN_COLOUR, EXACT_COLOUR, HELD_OUT_COLOUR = "#1f77b4", "#2ca02c", "#ff7f0e", "#d62728"
@@ -63,9 +65,57 @@ def probability_bars(
     traces.append(go.Bar(x=names, y=[probs[i] for i in order], name="sampled from", marker={"color": colours},
                          hovertemplate="token %{x}<br>p = %{y:.4f}<extra></extra>"))  # fmt: skip
     layout = {"title": {"text": title}, "barmode": "group", "height": 340,
-              "yaxis": {"range": [0, 1.02], "title": {"text": "p"}},
+              "yaxis": {"rangemode": "tozero", "title": {"text": "p"}},
               "xaxis": {"title": {"text": "token"}, "type": "category"},
               "margin": {"l": 10, "r": 10, "t": 50, "b": 10}}  # fmt: skip
+    return go.Figure(data=traces, layout=layout)
+
+
+CUT_COLOUR, KEPT_COLOUR = "#bdbdbd", "#1f77b4"
+
+
+def sampling_cut_figure(cut: SamplingCut, labels: Sequence[str], *, chosen: int | None = None, top_k: int | None = None,
+                        top_p: float = 1.0, title: str = "Next-token distribution and the sampling cut") -> go.Figure:
+    """The cut of :func:`core.lab.sampling_cut.sampling_cut`, one token per column (``labels``: its readable strings,
+    most likely first). Outlined bars: softmax(z / T) before the cut (grey, hatched where top-k / top-p / greedy
+    removed the token); filled bars: the renormalised distribution sampled from (``chosen``, a token id, in orange);
+    diamonds: the model at T = 1; a line (right axis, 0…1): the cumulative mass before the cut, with the top-p
+    threshold and the top-k boundary dashed. The bars' axis fits the largest bar: small probabilities stay legible."""
+    names = [repr(s) for s in labels]
+    before, after, model = cut.before.tolist(), cut.after.tolist(), cut.model.tolist()
+    hover = "token %{x}<br>%{fullData.name}: %{y:.4f}<extra></extra>"
+    traces = [
+        go.Bar(x=names, y=before, name="before the cut: softmax(z / T)", customdata=list(cut.reason),
+               marker={"color": ["rgba(0,0,0,0)" if not r else CUT_COLOUR for r in cut.reason],
+                       "line": {"color": [KEPT_COLOUR if not r else "grey" for r in cut.reason], "width": 1.5},
+                       "pattern": {"shape": ["" if not r else "/" for r in cut.reason]}},
+               hovertemplate="token %{x}<br>before the cut: %{y:.4f}<br>removed by: %{customdata}<extra></extra>"),
+        go.Bar(x=names, y=after, name="sampled from (renormalised)", hovertemplate=hover,
+               marker={"color": ["#ff7f0e" if i == chosen else KEPT_COLOUR for i in cut.ids]}),
+        go.Scatter(x=names, y=model, name="model at T = 1", mode="markers", hovertemplate=hover,
+                   marker={"symbol": "diamond", "color": "black", "size": 7}),
+        go.Scatter(x=names, y=cut.cumulative.tolist(), name="cumulative, before the cut (right axis)",
+                   mode="lines", line={"color": "#2ca02c"}, hovertemplate=hover, yaxis="y2"),
+    ]  # fmt: skip
+    shapes, notes = [], []
+    if top_p < 1:
+        shapes.append({"type": "line", "xref": "paper", "x0": 0, "x1": 1, "yref": "y2", "y0": top_p, "y1": top_p,
+                       "line": {"color": "#2ca02c", "dash": "dash"}})  # fmt: skip
+        notes.append({"xref": "paper", "x": 1, "yref": "y2", "y": top_p, "text": f"top-p = {top_p:g}",
+                      "showarrow": False, "xanchor": "right", "yanchor": "bottom",
+                      "font": {"color": "#2ca02c"}})  # fmt: skip
+    if top_k is not None and top_k < len(names):
+        shapes.append({"type": "line", "x0": top_k - 0.5, "x1": top_k - 0.5, "yref": "paper", "y0": 0, "y1": 1,
+                       "line": {"color": "#d62728", "dash": "dash"}})  # fmt: skip
+        notes.append({"x": top_k - 0.5, "yref": "paper", "y": 1, "text": f"top-k = {top_k}", "showarrow": False,
+                      "xanchor": "left", "font": {"color": "#d62728"}})  # fmt: skip
+    layout = {"title": {"text": title}, "barmode": "group", "height": 440, "shapes": shapes, "annotations": notes,
+              "yaxis": {"rangemode": "tozero", "title": {"text": "p (bars)"}},
+              "yaxis2": {"range": [0, 1.02], "overlaying": "y", "side": "right", "showgrid": False, "dtick": 0.2,
+                         "tickformat": ".1f", "title": {"text": "cumulative p"}},
+              "xaxis": {"type": "category", "tickangle": -45},
+              "margin": {"l": 10, "r": 10, "t": 50, "b": 10},
+              "legend": {"orientation": "h", "x": 0, "y": -0.3, "yanchor": "top"}}  # fmt: skip
     return go.Figure(data=traces, layout=layout)
 
 

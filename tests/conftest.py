@@ -62,3 +62,19 @@ def progress_data_dir(tmp_path, monkeypatch):
     folder = tmp_path / "attention-lab-data"
     monkeypatch.setenv(DATA_ENV, str(folder))
     return folder
+
+
+@pytest.fixture(scope="session")
+def english_gpt():
+    """The shipped english-gpt (core.text_model), loaded once per test run; read it, never train it."""
+    from core.text_model import load_text_model
+
+    return load_text_model("english-gpt")
+
+
+@pytest.fixture(scope="session")
+def english_bert():
+    """The shipped english-bert (core.text_model), loaded once per test run; read it, never train it."""
+    from core.text_model import load_text_model
+
+    return load_text_model("english-bert")

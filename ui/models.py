@@ -14,11 +14,12 @@ from typing import Any
 import streamlit as st
 from torch import nn
 
-from core.generation import Decoding, Prediction, Sampling, decode_task, predict
+from core.generation import Decoding, Prediction, Sampling, decode, decode_task, predict
 from core.train.checkpoints import MODELS_DIR, load_model, read_card, shipped_names
 from core.train.evaluation import AttentionSnapshot, attention_snapshot
 from core.train.tasks import Task, get_task
 from core.train.training import ModelSpec, Trainer, build_model, model_config
+from ui.text_models import load_text, load_untrained
 
 SHOWN_FIRST = ("reverse", "induction", "dates", "masked", "copy", "sort")  # pickers list shipped models in this order
 TRAINED_KEY = "_trained_run"  # the session's Trainer (model, task, history); not a widget, never in a link
@@ -157,3 +158,15 @@ def run_decodings(choice: ModelChoice, text: str, sampling: Sampling, seed: int)
     if choice.shipped is not None:
         return _shipped_decodings(choice.shipped, choice.device, text, sampling, seed)
     return _decodings(choice.model, choice.task, text, sampling, seed)
+
+
+@st.cache_data(max_entries=64, show_spinner="Generating…")
+def english_decodings(name: str, prompt: tuple[int, ...], max_new_tokens: int, sampling: Sampling, seed: int,
+                      device: str = "cpu", untrained_seed: int | None = None) -> dict[bool, Decoding]:
+    """{use_cache: Decoding} of a shipped English model (its untrained twin when ``untrained_seed`` is set)
+    continuing ``prompt``, both modes with the same seed, stopping at <|endoftext|>; timed once per
+    (model, prompt, length, sampling, seed, weights), then cached."""
+    tm = load_text(name, device) if untrained_seed is None else load_untrained(name, untrained_seed, device)
+    stop = tm.tokenizer.special_ids.get("eot")
+    return {cache: decode(tm.model, list(prompt), max_new_tokens, sampling=sampling, use_cache=cache, seed=seed,
+                          stop_token=stop) for cache in (True, False)}  # fmt: skip

@@ -9,7 +9,7 @@ import json
 import pytest
 
 from course.registry import PAGES
-from tests.browser.streamlit_ui import TIMEOUT_MS, open_page, page_errors, wait_for_charts, warm_up
+from tests.browser.streamlit_ui import TIMEOUT_MS, open_page, page_errors, press_on_slider, wait_for_charts, warm_up
 
 SLUGS = {p.slug for p in PAGES}
 
@@ -67,3 +67,37 @@ def test_step_by_step_english_weights_switch_to_the_untrained_twin_and_back(brow
         assert not page_errors(page) and not log.errors, (page_errors(page), log.errors)
     finally:
         context.close()
+
+
+def _after_a_slider_press(browser, app_url, slug: str, slider_key: str, chart_key: str, title_after: str):
+    """(chart before, chart after) one ArrowLeft on the slider, waiting until the chart's title reads
+    ``title_after``: the chart's data and title as Plotly drew them."""
+    warm_up(browser, app_url)
+    context, page, log = open_page(browser, f"{app_url}/{slug}")
+    try:
+        before = wait_for_charts(page, min_charts=2)[chart_key]
+        press_on_slider(page, slider_key, "ArrowLeft")
+        page.wait_for_function(
+            """([key, text]) => [...document.querySelectorAll(`.st-key-${key} .js-plotly-plot`)]
+                     .some(p => p.layout && String(p.layout.title.text).includes(text))""",
+            arg=[chart_key, title_after], timeout=TIMEOUT_MS,
+        )  # fmt: skip
+        after = wait_for_charts(page, min_charts=2)[chart_key]
+        assert not page_errors(page) and not log.errors, (page_errors(page), log.errors)
+        return json.loads(before), json.loads(after)
+    finally:
+        context.close()
+
+
+@pytest.mark.skipif("fill_in_the_blank" not in SLUGS, reason="fill_in_the_blank is not registered")
+def test_fill_in_the_blank_k_slider_redraws_the_guesses(browser, app_url):
+    before, after = _after_a_slider_press(browser, app_url, "fill_in_the_blank", "fill_in_the_blank_k",
+                                          "fill_in_the_blank_guesses", "the 9 most likely")  # fmt: skip
+    assert len(before["data"][-1]["x"]) == 10 and len(after["data"][-1]["x"]) == 9
+
+
+@pytest.mark.skipif("generation" not in SLUGS, reason="generation is not registered")
+def test_generation_top_p_slider_redraws_the_cut(browser, app_url):
+    before, after = _after_a_slider_press(browser, app_url, "generation", "generation_top_p", "generation_probs",
+                                          "top-p = 0.85")  # fmt: skip
+    assert "top-p = 0.9" in before["title"]["text"] and before["data"] != after["data"]

@@ -76,6 +76,7 @@ def _explorer_and_generation(at) -> tuple[dict, dict]:
     assert not at.exception, error_messages(at)
     explorer = _view(at)
     at.switch_page(_module("generation")).run()
+    at.radio(key="generation_mode").set_value("model").run()  # task models: the English GPT is the default source
     assert not at.exception, error_messages(at)
     return explorer, _view(at, _not_timed)
 

@@ -73,6 +73,8 @@ def test_training_in_the_session_then_explorer_and_generation_use_it():
     assert options[0].startswith("yours · reverse"), options
     at.switch_page(GENERATION).run()
     assert_charts_with_data(at, 2)
+    at.radio(key="generation_mode").set_value("model").run()  # the English GPT is the default source
+    assert_charts_with_data(at, 2)
     assert widget(at, "selectbox", "Model").options[0].startswith("yours · reverse")
 
 
@@ -111,22 +113,15 @@ def test_explorer_shows_the_dates_alignment():
     assert "2026-11-22" in " ".join(t.value for t in at.text)
 
 
-def test_generation_sampling_step_and_cache():
+def test_generation_task_model_sampling_and_unknown_characters():
     at = open_page(GENERATION)
+    at.radio(key="generation_mode").set_value("model").run()
     assert_charts_with_data(at, 2)
-    assert any("KV cache size" in json.dumps(s["layout"]) for s in chart_specs(at))
     assert "identical tokens" in " ".join(c.value for c in at.caption)
     before = data_of(at)
     widget(at, "slider", "Temperature").set_value(2.5).run()
     assert_charts_with_data(at, 2)
     assert data_of(at) != before
-    at.toggle(key="generation_cache").set_value(False).run()
-    assert_charts_with_data(at, 2)
-    assert "identical tokens" in " ".join(c.value for c in at.caption)
-
-
-def test_generation_unknown_characters_are_named():
-    at = open_page(GENERATION)
     at.text_input[0].set_value("ab#").run()
     assert not at.exception, error_messages(at)
     assert "'#'" in warning_text(at) and "unknown character" in warning_text(at)

@@ -128,6 +128,7 @@ class EncodedText:
 
     ids / tokens: what goes into the model, the model's framing included (the English GPT reads
     ``<|endoftext|>`` + text, as every training document began; the English BERT ``[CLS]`` + text + ``[SEP]``);
+    a lone space before "[MASK]" is dropped (:func:`drop_spaces_before_masks`);
     tokens are readable strings, one per id. n_text_tokens: tokens the text itself made; cut_at: when the text was
     longer than the model's context, the index (into the text's tokens) where it was cut, else None.
     """
@@ -160,12 +161,27 @@ def frame_ids(tm: TextModel) -> tuple[list[int], list[int]]:
     return [], []
 
 
+def drop_spaces_before_masks(tokenizer: TextTokenizer, ids: list[int]) -> list[int]:
+    """Remove a lone space token right before each [MASK] (tokenizers without a mask token: ids unchanged).
+
+    Byte-level BPE splits "the [MASK] because" into "the", " ", [MASK], " because": the learner's space becomes a
+    token of its own. In training a [MASK] replaced a whole token such as " street", its leading space included, so
+    the model never saw a bare space before a [MASK]; dropping it gives the model the input it was trained on
+    (RoBERTa's tokenizer does the same with its mask token's ``lstrip``).
+    """
+    mask = tokenizer.special_ids.get("mask")
+    if mask is None or not isinstance(tokenizer, ByteLevelBPE):
+        return ids
+    space = tokenizer.vocab.get(tokenizer.token_strings(" ")[0]) if tokenizer.token_strings(" ") else None
+    return [i for t, i in enumerate(ids) if not (i == space and t + 1 < len(ids) and ids[t + 1] == mask)]
+
+
 def encode_text(tm: TextModel, text: str) -> EncodedText:
     """The learner's text -> :class:`EncodedText` (framed, cut to the model's context). Raises :class:`EmptyText`
     for text without a token, and the task tokenizer's UnknownCharacters for characters a task model cannot read."""
     if not text.strip():
         raise EmptyText("The text box is empty: type a sentence for the model to read.")
-    body = tm.tokenizer.encode(text)
+    body = drop_spaces_before_masks(tm.tokenizer, tm.tokenizer.encode(text))
     before, after = frame_ids(tm)
     room = tm.max_len - len(before) - len(after)
     cut = room if len(body) > room else None

@@ -24,16 +24,6 @@ def mask_positions(ids: Sequence[int], mask_id: int) -> list[int]:
     return [t for t, i in enumerate(ids) if i == mask_id]
 
 
-def drop_spaces_before_masks(ids: Sequence[int], space_id: int, mask_id: int) -> list[int]:
-    """Remove a lone space token right before each [MASK].
-
-    Byte-level BPE splits "the [MASK] because" into "the", " ", [MASK], " because": the learner's space becomes a
-    token of its own. In training a [MASK] replaced a whole token such as " street", its leading space included, so
-    the model never saw a bare space before a [MASK]; dropping it gives the model the input it was trained on.
-    """
-    return [i for t, i in enumerate(ids) if not (i == space_id and t + 1 < len(ids) and ids[t + 1] == mask_id)]
-
-
 @dataclass(frozen=True)
 class MaskGuess:
     """The model's top-k guesses at one [MASK]: position (index into the ids), ids ``(k,)`` most likely first and

@@ -4,7 +4,7 @@ where that [MASK] looks in every layer and head."""
 import streamlit as st
 import torch
 
-from core.lab.fill_mask import drop_spaces_before_masks, mask_attention, mask_positions, top_k_at_masks
+from core.lab.fill_mask import mask_attention, mask_positions, top_k_at_masks
 from figures.fill_mask import mask_attention_figure
 from figures.training import probability_bars
 from ui.charts import show_figure
@@ -27,8 +27,7 @@ with lab:
     stop_on_problem(picked)  # empty text: says to type a sentence
     tm = english_header(picked, device)  # which weights; where a long text was cut
     special = tm.tokenizer.special_ids
-    ids = drop_spaces_before_masks(picked.encoded.ids, tm.tokenizer.encode(" ")[0], special["mask"])
-    tokens = [tm.tokenizer.readable_token(i) for i in ids]
+    ids, tokens = picked.encoded.ids, list(picked.encoded.tokens)  # a lone space before [MASK] already dropped
     masks = mask_positions(ids, special["mask"])
     if not masks:
         st.warning("There is no [MASK] in your text: type [MASK] (capitals, in square brackets) where a word is "

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from core.generation import Sampling, decode, next_token_probs
-from core.lab.fill_mask import drop_spaces_before_masks, mask_attention, mask_positions, top_k_at_masks
+from core.lab.fill_mask import mask_attention, mask_positions, top_k_at_masks
 from core.lab.sampling_cut import sampling_cut
 from core.text_model import encode_text, run_text
 
@@ -84,18 +84,20 @@ def test_kv_cache_gives_identical_tokens_on_the_english_gpt(english_gpt):
 
 
 def test_mask_positions_and_the_space_before_a_mask(english_bert):
-    encoded = encode_text(english_bert, SENTENCE)
-    mask_id, space_id = english_bert.tokenizer.special_ids["mask"], english_bert.tokenizer.encode(" ")[0]
-    ids = drop_spaces_before_masks(encoded.ids, space_id, mask_id)
-    assert len(ids) == len(encoded.ids) - 2, "two bare spaces before the two masks go"
+    tok = english_bert.tokenizer
+    mask_id, space_id = tok.special_ids["mask"], tok.encode(" ")[0]
+    raw = tok.encode(SENTENCE)  # the tokenizer alone keeps the typed spaces as tokens
+    ids = list(encode_text(english_bert, SENTENCE).ids)[1:-1]  # without [CLS] ... [SEP]
+    assert len(ids) == len(raw) - 2, "two bare spaces before the two masks go"
     assert space_id not in [ids[m - 1] for m in mask_positions(ids, mask_id)]
     assert [ids[m] for m in mask_positions(ids, mask_id)] == [mask_id, mask_id]
-    assert drop_spaces_before_masks([5, space_id, 7], space_id, mask_id) == [5, space_id, 7]
+    assert [i for i in raw if not (i == space_id)] == [i for i in ids if i != space_id]
+    assert list(encode_text(english_bert, "a b  c").ids)[1:-1] == tok.encode("a b  c")  # spaces elsewhere stay
 
 
 def test_top_k_at_masks_equals_a_numpy_softmax_of_run_text(english_bert):
-    mask_id, space_id = english_bert.tokenizer.special_ids["mask"], english_bert.tokenizer.encode(" ")[0]
-    ids = drop_spaces_before_masks(encode_text(english_bert, SENTENCE).ids, space_id, mask_id)
+    mask_id = english_bert.tokenizer.special_ids["mask"]
+    ids = encode_text(english_bert, SENTENCE).ids
     logits = run_text(english_bert, ids).logits.double().numpy()  # (T, V)
     positions = mask_positions(ids, mask_id)
     guesses = top_k_at_masks(torch.from_numpy(logits), positions, 7)

@@ -56,7 +56,7 @@ def test_multi_head_role_grid_equals_the_core(mha):
     strongest = roles.strongest()
     z = values(trace["z"])
     for layer, row in enumerate(strongest):
-        for head, (role, score) in enumerate(row):
+        for head, (_role, score) in enumerate(row):
             assert z[layer, head] == pytest.approx(score, abs=1e-9)
             assert f"{score:.2f}" in trace["text"][layer][head]
 

@@ -24,7 +24,7 @@ from ui.text_models import DEFAULT_SENTENCE, english_model_names, load_text, mod
 
 Source = Literal["english", "sentence", "random", "model"]
 SOURCE_LABELS: dict[str, str] = {
-    "english": "English model", "sentence": "Random embeddings", "random": "Random tokens", "model": "A task model",
+    "english": "English model", "sentence": "Your words, random weights", "random": "Random tokens", "model": "A task model",
 }  # fmt: skip
 KIND_LABELS = {"decoder": "GPT-style, causal", "encoder": "BERT-style, bidirectional"}
 ALL_FAMILIES = ("decoder", "seq2seq", "encoder")

@@ -72,8 +72,8 @@ def test_the_picked_value_follows_every_source():
 def test_the_source_radio_and_model_picker_show_labels_but_hold_keys():
     at = _picker()
     radio = at.radio(key="picker_mode")
-    assert radio.options == ["Your sentence", "Random tokens", "A trained model"] and radio.value == "sentence"
-    at.radio(key="picker_mode").set_value("A trained model").run()  # a label given back (as a browser does) works
+    assert radio.options == ["Your words, random weights", "Random tokens", "A task model"] and radio.value == "sentence"
+    at.radio(key="picker_mode").set_value("A task model").run()  # a label given back (as a browser does) works
     assert at.session_state["picked"].source == "model"
     other = at.selectbox(key="picker_trained").options[-1]
     at.selectbox(key="picker_trained").select(other).run()

@@ -20,7 +20,8 @@ from core.text_model import EncodedText, encode_text
 from core.train.tasks import Task
 from course.markdown_text import escape_markdown
 from ui.models import ModelChoice, input_label, model_label, model_options, resolve_model, shipped_model_options
-from ui.text_models import DEFAULT_SENTENCE, english_model_names, load_text, model_kind
+from ui.settings import get_settings
+from ui.text_models import DEFAULT_SENTENCE, english_model_names, load_text, local_model_problem, model_kind
 
 Source = Literal["english", "sentence", "random", "model"]
 SOURCE_LABELS: dict[str, str] = {
@@ -146,6 +147,9 @@ def read_english(slug: str, box: EnglishBox, where: DeltaGenerator, text_at: Del
                                    f"(seed {seed}), what training started from.")  # fmt: skip
         untrained_seed = seed if weights == "untrained" else None
     text = text_at.text_input(box.text_label, box.default, max_chars=box.max_chars, key=f"{slug}_{box.text_key}")
+    refused = local_model_problem(name, get_settings().memory_budget_bytes, device)  # before loading anything
+    if refused:
+        return PickedInput("english", text, english=name, untrained_seed=untrained_seed, problem=refused)
     try:
         encoded = encode_text(load_text(name, device), text)
     except ValueError as err:  # EmptyText says what to do

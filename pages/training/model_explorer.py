@@ -24,14 +24,20 @@ MODELS = ModelBox(note=lambda choice: f"{choice.about} Task: {choice.task.descri
                           "`python scripts/train_models.py` to rebuild the shipped models).")  # fmt: skip
 
 TOP_K = 8
+MAX_PANELS = 48  # more layer × head maps than this: the grid shows one layer
 
 
 def show_grid(weights: np.ndarray, labels: list[str], title: str, export: AttentionExport) -> None:
     """Every layer × head map of ``weights (L, H, T, T)``, then one head picked by the learner."""
     L, H = weights.shape[:2]
-    panels = [f"layer {layer} · head {head}" for layer in range(L) for head in range(H)]
-    show_figure(heatmap_grid(weights.reshape(L * H, *weights.shape[2:]), labels, labels, panels, title, cols=H),
-                key=f"{SLUG}_grid", export=export)  # fmt: skip
+    layers = range(L)
+    if L * H > MAX_PANELS:  # a big model: one layer's heads at a time stays readable and fast
+        shown = st.selectbox("Layer shown in the grid", range(L), key=f"{SLUG}_grid_layer")
+        layers, title = range(shown, shown + 1), f"{title}, layer {shown} of {L} ({L * H} heads in all)"
+    panels = [f"layer {layer} · head {head}" for layer in layers for head in range(H)]
+    grid = weights[layers.start : layers.stop].reshape(len(layers) * H, *weights.shape[2:])
+    show_figure(heatmap_grid(grid, labels, labels, panels, title, cols=min(H, 12)), key=f"{SLUG}_grid",
+                export=export)  # fmt: skip
     c1, c2 = st.columns(2)
     layer = c1.selectbox("Layer", range(L), key=f"{SLUG}_layer") if L > 1 else 0
     head = c2.selectbox("Head", range(H), key=f"{SLUG}_head") if H > 1 else 0
@@ -56,7 +62,9 @@ def show_english(picked: PickedInput, device: str) -> None:
     if picked.encoded.cut_message:
         st.info(picked.encoded.cut_message)
     fwd = text_forward(name, picked.encoded.ids, device, seed)
-    st.caption(escape_markdown(f"Weights: {weights_label(name, seed)}. {about_text_model(tm)}"))
+    st.caption(escape_markdown(f"Weights: {weights_label(name, seed)}. {about_text_model(tm)} Forward pass on your "
+                               f"text: {1000 * fwd.seconds:.1f} ms (one run, timed when first computed; reruns "
+                               "reuse it)."))
     tokens = list(picked.encoded.tokens)
     if kind == "decoder":
         st.markdown("**Most likely next tokens after your text**")

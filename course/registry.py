@@ -104,7 +104,7 @@ _ENTRIES: tuple[PageEntry, ...] = (
         order=10,
         lesson="06_multi_head.md",
         module="pages/multihead_positions/multi_head.py",
-        summary="Every head's map side by side, the concatenation, W_O and the live parameter count.",
+        summary="A trained GPT's heads on your sentence and what each head does; then build H heads yourself and count W_O.",
     ),
     PageEntry(
         slug="positional_encodings",
@@ -154,7 +154,7 @@ _ENTRIES: tuple[PageEntry, ...] = (
         order=20,
         lesson="10_training.md",
         module="pages/training/model_explorer.py",
-        summary="Pick a shipped or just-trained model, type an input, see every layer × head.",
+        summary="Type English (or a task input): a trained model's predictions, every layer × head, and each head's role.",
     ),
     PageEntry(
         slug="generation",
@@ -164,7 +164,7 @@ _ENTRIES: tuple[PageEntry, ...] = (
         order=30,
         lesson="11_inference.md",
         module="pages/training/generation.py",
-        summary="Autoregressive decoding token by token: greedy, temperature, top-k, top-p, and the KV cache.",
+        summary="A trained GPT continues your prompt token by token: temperature, top-k and top-p cut drawn, and the KV cache.",
     ),
     PageEntry(
         slug="fill_in_the_blank",

@@ -15,6 +15,7 @@ torch and the core are imported inside each resolver, so parsing and searching l
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import cache
 from typing import Any
 
 # ---------------------------------------------------------------- parameter counts
@@ -220,7 +221,50 @@ def model_card_number(model: str, field: str) -> float:
     return card["held_out"][field] if field in card["held_out"] else card[field]
 
 
+# ---------------------------------------------------------------- the English models' byte-level BPE
+
+
+@cache
+def _bpe(tokenizer: str):
+    """A shipped BPE by name, loaded once per process."""
+    from core.text_model import load_tokenizer
+
+    return load_tokenizer(tokenizer)
+
+
+def bpe_token_count(text: str, max_merges: int | None = None, tokenizer: str = "english-bpe") -> int:
+    """len(core.tokenizer.ByteLevelBPE.encode(text, max_merges)) with a shipped BPE (None: every merge)."""
+    return len(_bpe(tokenizer).encode(text, max_merges=max_merges))
+
+
+def bpe_merge_number(left: str, right: str, tokenizer: str = "english-bpe") -> int:
+    """The learned merge left + right (readable text, " " for the space) counted from 1: its rank + 1, the smallest
+    N at which encode(..., max_merges=N) applies it. Raises KeyError when the BPE never learned that pair."""
+    from core.tokenizer import bytes_to_unicode
+
+    table = bytes_to_unicode()
+    pair = tuple("".join(table[b] for b in part.encode("utf-8")) for part in (left, right))
+    return _bpe(tokenizer).ranks[pair] + 1
+
+
+def bpe_size(what: str = "merges", tokenizer: str = "english-bpe") -> int:
+    """A shipped BPE's number of learned merges (what="merges") or vocabulary size (what="vocab")."""
+    bpe = _bpe(tokenizer)
+    return {"merges": len(bpe.merges), "vocab": bpe.vocab_size}[what]
+
+
+def text_model_config(model: str, field: str) -> int:
+    """A shipped text model's architecture number from its card's config, e.g. field="vocab_size", "d_model"."""
+    from core.train.checkpoints import MODELS_DIR, read_card
+
+    return read_card(MODELS_DIR / model)["config"][field]
+
+
 RESOLVERS: dict[str, Callable[..., int | float]] = {
+    "bpe_token_count": bpe_token_count,
+    "bpe_merge_number": bpe_merge_number,
+    "bpe_size": bpe_size,
+    "text_model_config": text_model_config,
     "best_head_score": best_head_score,
     "best_head_layer": best_head_layer,
     "best_head_index": best_head_index,

@@ -57,6 +57,17 @@ HOME_MODULE = "pages/start/home.py"
 # Pages are listed here only once their file exists: the course map never shows a placeholder.
 _ENTRIES: tuple[PageEntry, ...] = (
     PageEntry(
+        slug="tokens_and_embeddings",
+        section="Foundations",
+        title="Tokens and embeddings",
+        icon="🔤",
+        order=5,
+        lesson="00_tokens_and_embeddings.md",
+        module="pages/foundations/tokens_and_embeddings.py",
+        summary="Your text split by BPE merge by merge, token ids, nearest neighbours in a trained embedding matrix, "
+        "and one word's vector in two sentences, layer by layer.",
+    ),
+    PageEntry(
         slug="attention_step_by_step",
         section="Foundations",
         title="Attention, step by step",

@@ -22,7 +22,7 @@ def token_count_figure(n_merges: Sequence[int], counts: Sequence[int], current_n
                        hovertemplate="first %{x} merges: %{y} tokens<extra></extra>")  # fmt: skip
     here = go.Scatter(x=[int(current_n)], y=[int(current_count)], mode="markers+text", name=f"N = {current_n}",
                       marker={"size": 13, "color": CURRENT_COLOUR}, text=[f"N = {current_n}: {current_count}"],
-                      textposition="top right", hovertemplate="N = %{x}: %{y} tokens<extra></extra>")  # fmt: skip
+                      textposition="top left", hovertemplate="N = %{x}: %{y} tokens<extra></extra>")  # fmt: skip
     layout = single_layout(title, "N: merges applied (the first N of the learned list)", "tokens",
                            yaxis={"title": {"text": "tokens"}, "rangemode": "tozero"}, showlegend=False)  # fmt: skip
     return go.Figure(data=[curve, here], layout=layout)
@@ -43,7 +43,7 @@ def neighbours_figure(token: str, labels: Sequence[str], similarities: Sequence[
 
 def layer_cosine_figure(series: Mapping[str, Sequence[float]], title: str) -> go.Figure:
     """One line per sentence pair: cosine similarity (L + 1,) of a token's vectors at the embedding layer (0) and
-    after each layer."""
+    after each layer. The y axis fits the values (small differences stay visible; the caption gives the numbers)."""
     traces = [go.Scatter(x=list(range(len(values))), y=[float(v) for v in np.asarray(values)], mode="lines+markers",
                          name=name, hovertemplate="layer %{x}: cos = %{y:.4f}<extra>" + name + "</extra>")
               for name, values in series.items()]  # fmt: skip
@@ -51,6 +51,6 @@ def layer_cosine_figure(series: Mapping[str, Sequence[float]], title: str) -> go
     ticks = ["0 (embedding + position)", *(f"after layer {i}" for i in range(1, n))]
     layout = single_layout(title, "depth", "cosine similarity",
                            xaxis={"title": {"text": "depth"}, "tickvals": list(range(n)), "ticktext": ticks},
-                           yaxis={"title": {"text": "cosine similarity"}, "range": [-1.05, 1.05]},
+                           yaxis={"title": {"text": "cosine similarity"}, "autorange": True},
                            legend={"orientation": "h", "y": -0.3})  # fmt: skip
     return go.Figure(data=traces, layout=layout)

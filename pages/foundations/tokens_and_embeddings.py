@@ -70,7 +70,8 @@ def show_neighbours(picked, tm, seed: int, device: str) -> None:
     special = set(tm.tokenizer.special_ids.values())
     options = list(dict.fromkeys(i for i in picked.encoded.ids if i not in special))
     c1, c2 = st.columns(2)
-    token = c1.selectbox("Token of your text", options, key=f"{SLUG}_token",
+    longest = max(options, key=lambda i: len(tm.tokenizer.readable_token(i)))  # a whole word more likely than "The"
+    token = c1.selectbox("Token of your text", options, key=f"{SLUG}_token", index=options.index(longest),
                          format_func=lambda i: visible(tm.tokenizer.readable_token(i)))  # fmt: skip
     k = c2.slider("Neighbours shown", 3, 30, 10, key=f"{SLUG}_k")
     left, right = st.columns(2)
@@ -112,7 +113,8 @@ def show_bank(device: str) -> None:
     show_figure(layer_cosine_figure(series, f"Cosine similarity of '{shown}' in two sentences, by depth"),
                 key=f"{SLUG}_bank")
     missing = "" if word in c.ids else " The control sentence C does not contain this token, so it has no line."
-    st.caption(f"Weights: trained {ENGLISH_BERT}, whose every layer reads the whole sentence. Depth 0 is the token's "
+    numbers = "; ".join(f"{name}: {v[0]:.3f} at depth 0, {v[-1]:.3f} after the last layer" for name, v in series.items())
+    st.caption(f"{numbers}. Weights: trained {ENGLISH_BERT}, whose every layer reads the whole sentence. Depth 0 is the token's "
                f"embedding plus the learned vector of its position (A: position {t_a}, B: {t_b}), so it is 1 only "
                "when the positions are equal; depth l is the residual stream after layer l. First occurrence in "
                f"each sentence; positions count the [CLS] at 0.{missing}")  # fmt: skip

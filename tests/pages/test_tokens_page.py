@@ -37,7 +37,8 @@ def test_defaults_draw_the_cores_numbers(english_gpt, english_bert):
     table = at.dataframe[1].value  # position, token, id
     assert table["id"].tolist() == list(ids) and table["token"].tolist()[0] == "<|endoftext|>"
 
-    first = next(i for i in ids if i not in tok.special_ids.values())
+    text_ids = [i for i in ids if i not in tok.special_ids.values()]
+    first = max(text_ids, key=lambda i: len(tok.readable_token(i)))  # the page's default: the longest token
     for weights, model in (("trained", english_gpt.model), ("untrained", None)):
         bars = spec_titled(at, f"in {weights}")["data"][0]
         if model is None:
@@ -62,6 +63,7 @@ def test_defaults_draw_the_cores_numbers(english_gpt, english_bert):
     lines = {t["name"]: values(t, "y") for t in spec_titled(at, "in two sentences")["data"]}
     assert set(lines) == {"A vs B", "A vs C (control)"}
     np.testing.assert_allclose(lines["A vs B"], want, rtol=1e-6)
+    assert f"A vs B: {want[0]:.3f} at depth 0, {want[-1]:.3f} after the last layer" in " ".join(c.value for c in at.caption)
 
 
 def test_merges_slider_moves_the_marker_and_the_tokens():

@@ -8,7 +8,7 @@ from core.lab.tokens import cosine_neighbours, layer_cosines, merge_rows, shared
 from figures.tokens import layer_cosine_figure, neighbours_figure, token_count_figure
 from ui.charts import show_figure
 from ui.english_header import english_header
-from ui.inputs import EnglishBox, pick_input, stop_on_problem
+from ui.inputs import EnglishBox, pick_input
 from ui.sentence_boxes import SentenceField, english_sentences
 from ui.settings import get_settings
 from ui.shell import page_shell
@@ -125,10 +125,12 @@ lab = page_shell(SLUG)
 with lab:
     device = str(settings.device)
     picked = pick_input(SLUG, sentence=None, english=ENGLISH, device=device, seed=settings.seed)
-    stop_on_problem(picked)  # empty text: says to type a sentence
-    tm = english_header(picked, device)  # which weights; where a long text was cut
-    show_merges(tm.tokenizer, picked.text)
-    show_vocabulary_size(picked.english, tm.tokenizer, picked.text)
-    show_ids(picked)
-    show_neighbours(picked, tm, settings.seed, device)
+    if picked.problem is None:
+        tm = english_header(picked, device)  # which weights; where a long text was cut
+        show_merges(tm.tokenizer, picked.text)
+        show_vocabulary_size(picked.english, tm.tokenizer, picked.text)
+        show_ids(picked)
+        show_neighbours(picked, tm, settings.seed, device)
+    else:  # empty text: say so, and keep section 5 (its own sentences) on the page
+        st.warning(picked.problem)
     show_bank(device)

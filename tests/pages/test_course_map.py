@@ -39,9 +39,13 @@ def _learner(at: AppTest) -> str:
 
 
 def _seeded_learner() -> str:
-    """A learner who finished lesson 01 (read, 3/3 right) and read lesson 02 with 2 of its 4 questions answered."""
+    """A learner who finished lessons 00 (read, 4/4 right) and 01 (read, 3/3 right) and read lesson 02 with 2 of its
+    4 questions answered."""
     store = ProgressStore()
     learner = store.create_learner()
+    store.set_read(learner, "00_tokens_and_embeddings", True)
+    for question in ("no_merges", "emoji_tokens", "merge_order", "layer_zero"):
+        store.record_answer(learner, "00_tokens_and_embeddings", question, True)
     store.set_read(learner, "01_why_attention", True)
     for question in ("bottleneck", "context_per_step", "luong_general"):
         store.record_answer(learner, "01_why_attention", question, True)
@@ -68,7 +72,7 @@ def test_the_personal_link_shows_that_learners_progress_per_section_and_lesson()
     assert _learner(at) == learner and "learner" not in at.query_params  # taken, and gone from the address
     text = _text(at)
     assert "This browser now keeps the progress of your personal link." in text
-    assert section_line("Foundations", 2, 5, 4) in text
+    assert section_line("Foundations", 3, 9, 8) in text
     assert "📖 Scaled dot-product attention — " + lesson_line("02_scaled_dot_product", True, 2, 1) in text.replace("\\", "")
     links = {link.proto.label: link.proto.page for link in at.get("page_link")}
     continue_link = next(page for label, page in links.items() if "Continue where you left off" in label)
@@ -100,7 +104,7 @@ def test_a_personal_code_typed_on_the_map_takes_that_progress_and_a_wrong_one_do
     at.text_input(key="learner_code").set_value(f"  {learner} ")
     at.button(key="FormSubmitter:learner_code_form-Use this code").click().run()
     assert not at.exception, error_messages(at)
-    assert _learner(at) == learner and section_line("Foundations", 2, 5, 4) in _text(at)
+    assert _learner(at) == learner and section_line("Foundations", 3, 9, 8) in _text(at)
     assert "This browser now keeps the progress of that code." in _text(at)
 
 

@@ -113,7 +113,7 @@ def show_bank(device: str) -> None:
     show_figure(layer_cosine_figure(series, f"Cosine similarity of '{shown}' in two sentences, by depth"),
                 key=f"{SLUG}_bank")
     missing = "" if word in c.ids else " The control sentence C does not contain this token, so it has no line."
-    numbers = "; ".join(f"{name}: {v[0]:.3f} at depth 0, {v[-1]:.3f} after the last layer" for name, v in series.items())
+    numbers = "; ".join(f"{name}: {v[0]:.4f} at depth 0, {v[-1]:.4f} after the last layer" for name, v in series.items())
     st.caption(f"{numbers}. Weights: trained {ENGLISH_BERT}, whose every layer reads the whole sentence. Depth 0 is the token's "
                f"embedding plus the learned vector of its position (A: position {t_a}, B: {t_b}), so it is 1 only "
                "when the positions are equal; depth l is the residual stream after layer l. First occurrence in "

@@ -63,7 +63,7 @@ def test_defaults_draw_the_cores_numbers(english_gpt, english_bert):
     lines = {t["name"]: values(t, "y") for t in spec_titled(at, "in two sentences")["data"]}
     assert set(lines) == {"A vs B", "A vs C (control)"}
     np.testing.assert_allclose(lines["A vs B"], want, rtol=1e-6)
-    assert f"A vs B: {want[0]:.3f} at depth 0, {want[-1]:.3f} after the last layer" in " ".join(c.value for c in at.caption)
+    assert f"A vs B: {want[0]:.4f} at depth 0, {want[-1]:.4f} after the last layer" in " ".join(c.value for c in at.caption)
 
 
 def test_merges_slider_moves_the_marker_and_the_tokens():

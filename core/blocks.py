@@ -7,6 +7,7 @@ A layer is a stack of residual sub-layers around the residual stream x ``(B, T, 
 
 Encoder layer: self-attention, FFN. Decoder layer: masked self-attention, cross-attention, FFN (the cross-attention
 is optional, so a decoder-only model uses the same layer without it). Each layer returns a :class:`LayerTrace`.
+A :class:`TransformerStack` is what every model family runs: positions, N layers, the final norm.
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from core.multihead import HeadsTrace, KVCache, MultiHeadAttention
+from core.positional import PositionalScheme, RotaryEmbedding
 
 if TYPE_CHECKING:
-    from core.positional import RotaryEmbedding
+    from core.models import TransformerConfig
 
 ACTIVATIONS: tuple[str, ...] = ("relu", "gelu", "swiglu")
 NORMS: tuple[str, ...] = ("layernorm", "rmsnorm")
@@ -202,3 +204,46 @@ class DecoderLayer(TransformerLayer):
 
     def __init__(self, d_model: int, n_heads: int, d_ff: int, *, cross_attention: bool = True, **kwargs) -> None:
         super().__init__(d_model, n_heads, d_ff, cross_attention=cross_attention, **kwargs)
+
+
+class TransformerStack(nn.Module):
+    """Positions + N :class:`TransformerLayer` + final norm (pre-LN only; post-LN layers end normalised)."""
+
+    def __init__(self, cfg: TransformerConfig, *, causal: bool, cross_attention: bool) -> None:
+        super().__init__()
+        self.positions = PositionalScheme(
+            cfg.positional, max_len=cfg.max_len, d_model=cfg.d_model, n_heads=cfg.n_heads, causal=causal
+        )
+        self.dropout = nn.Dropout(cfg.dropout)
+        self.layers = nn.ModuleList(
+            TransformerLayer(
+                cfg.d_model, cfg.n_heads, cfg.d_ff, cross_attention=cross_attention, dropout=cfg.dropout,
+                activation=cfg.activation, norm_first=cfg.norm_first, norm=cfg.norm, n_kv_heads=cfg.n_kv_heads,
+                bias=cfg.bias,
+            )
+            for _ in range(cfg.n_layers)
+        )  # fmt: skip
+        self.final_norm = make_norm(cfg.norm, cfg.d_model) if cfg.norm_first else nn.Identity()
+
+    def forward(
+        self,
+        x: Tensor,
+        self_mask: Tensor | None,
+        *,
+        memory: Tensor | None = None,
+        memory_mask: Tensor | None = None,
+        caches: list[KVCache] | None = None,
+    ) -> tuple[Tensor, list[LayerTrace]]:
+        """x: token embeddings ``(B, T, d_model)`` -> (hidden ``(B, T, d_model)``, one LayerTrace per layer)."""
+        if caches is not None and len(caches) != len(self.layers):
+            raise ValueError(f"need one KVCache per layer: got {len(caches)} for {len(self.layers)} layers")
+        start = caches[0].length if caches else 0
+        T = x.shape[1]
+        x = self.dropout(self.positions.add_to_embeddings(x, start))  # (B, T, d_model)
+        bias = self.positions.attn_bias(T, start + T, like=x)  # (H, T, start + T) or None
+        traces = []
+        for i, layer in enumerate(self.layers):
+            cache = caches[i] if caches else None
+            x, trace = layer(x, memory, self_mask, memory_mask, cache=cache, rope=self.positions.rope, attn_bias=bias)
+            traces.append(trace)
+        return self.final_norm(x), traces

@@ -21,10 +21,10 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from core.blocks import ACTIVATIONS, NORMS, FeedForward, LayerNorm, LayerTrace, RMSNorm, TransformerLayer, make_norm
+from core.blocks import ACTIVATIONS, NORMS, FeedForward, LayerNorm, LayerTrace, RMSNorm, TransformerStack, make_norm
 from core.masks import causal_mask, cross_mask, padding_mask
 from core.multihead import KVCache, MultiHeadAttention, check_heads
-from core.positional import POSITIONALS, LearnedPositionalEmbedding, PositionalScheme, RelativePositionBias
+from core.positional import POSITIONALS, LearnedPositionalEmbedding, RelativePositionBias
 
 
 @dataclass(frozen=True)
@@ -111,49 +111,6 @@ class TokenEmbedding(nn.Module):
 
     def forward(self, tokens: Tensor) -> Tensor:
         return self.weight[tokens] * math.sqrt(self.weight.shape[1])  # (B, T, d_model)
-
-
-class TransformerStack(nn.Module):
-    """Positions + N :class:`TransformerLayer` + final norm (pre-LN only; post-LN layers end normalised)."""
-
-    def __init__(self, cfg: TransformerConfig, *, causal: bool, cross_attention: bool) -> None:
-        super().__init__()
-        self.positions = PositionalScheme(
-            cfg.positional, max_len=cfg.max_len, d_model=cfg.d_model, n_heads=cfg.n_heads, causal=causal
-        )
-        self.dropout = nn.Dropout(cfg.dropout)
-        self.layers = nn.ModuleList(
-            TransformerLayer(
-                cfg.d_model, cfg.n_heads, cfg.d_ff, cross_attention=cross_attention, dropout=cfg.dropout,
-                activation=cfg.activation, norm_first=cfg.norm_first, norm=cfg.norm, n_kv_heads=cfg.n_kv_heads,
-                bias=cfg.bias,
-            )
-            for _ in range(cfg.n_layers)
-        )  # fmt: skip
-        self.final_norm = make_norm(cfg.norm, cfg.d_model) if cfg.norm_first else nn.Identity()
-
-    def forward(
-        self,
-        x: Tensor,
-        self_mask: Tensor | None,
-        *,
-        memory: Tensor | None = None,
-        memory_mask: Tensor | None = None,
-        caches: list[KVCache] | None = None,
-    ) -> tuple[Tensor, list[LayerTrace]]:
-        """x: token embeddings ``(B, T, d_model)`` -> (hidden ``(B, T, d_model)``, one LayerTrace per layer)."""
-        if caches is not None and len(caches) != len(self.layers):
-            raise ValueError(f"need one KVCache per layer: got {len(caches)} for {len(self.layers)} layers")
-        start = caches[0].length if caches else 0
-        T = x.shape[1]
-        x = self.dropout(self.positions.add_to_embeddings(x, start))  # (B, T, d_model)
-        bias = self.positions.attn_bias(T, start + T, like=x)  # (H, T, start + T) or None
-        traces = []
-        for i, layer in enumerate(self.layers):
-            cache = caches[i] if caches else None
-            x, trace = layer(x, memory, self_mask, memory_mask, cache=cache, rope=self.positions.rope, attn_bias=bias)
-            traces.append(trace)
-        return self.final_norm(x), traces
 
 
 def count_parameters(module: nn.Module, *, by: str = "component") -> dict[str, int]:

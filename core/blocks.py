@@ -26,14 +26,15 @@ from core.positional import PositionalScheme, RotaryEmbedding
 if TYPE_CHECKING:
     from core.models import TransformerConfig
 
-ACTIVATIONS: tuple[str, ...] = ("relu", "gelu", "swiglu")
+ACTIVATIONS: tuple[str, ...] = ("relu", "gelu", "gelu_tanh", "swiglu")
 NORMS: tuple[str, ...] = ("layernorm", "rmsnorm")
 
 
 class FeedForward(nn.Module):
     """Position-wise FFN, the same MLP at every position: ``(B, T, d_model) -> (B, T, d_model)``.
 
-    relu / gelu:  FFN(x) = W₂ · Dropout(act(W₁ x + b₁)) + b₂
+    relu / gelu:  FFN(x) = W₂ · Dropout(act(W₁ x + b₁)) + b₂      gelu(x) = x · Φ(x), Φ the normal CDF
+    gelu_tanh:    the same with GPT-2's approximation Φ(x) ≈ ½(1 + tanh(√(2/π) (x + 0.044715 x³)))
     swiglu:       FFN(x) = W₂ · Dropout(SiLU(W_g x) ⊙ W₁ x)       (Shazeer 2020, used by LLaMA)
     """
 
@@ -53,7 +54,9 @@ class FeedForward(nn.Module):
         """The d_ff-wide activations (what the "neurons" of the layer output): ``(B, T, d_ff)``."""
         if self.gate is not None:
             return F.silu(self.gate(x)) * self.linear1(x)
-        return F.relu(self.linear1(x)) if self.activation == "relu" else F.gelu(self.linear1(x))
+        if self.activation == "relu":
+            return F.relu(self.linear1(x))
+        return F.gelu(self.linear1(x), approximate="tanh" if self.activation == "gelu_tanh" else "none")
 
     def forward(self, x: Tensor) -> Tensor:
         return self.linear2(self.dropout(self.hidden(x)))  # (B, T, d_model)
@@ -207,23 +210,29 @@ class DecoderLayer(TransformerLayer):
 
 
 class TransformerStack(nn.Module):
-    """Positions + N :class:`TransformerLayer` + final norm (pre-LN only; post-LN layers end normalised)."""
+    """Positions + N :class:`TransformerLayer` + final norm (pre-LN only; post-LN layers end normalised).
+
+    With ``cfg.embedding_norm`` (BERT) the embeddings are normalised once, after the positions are added:
+    x = Norm(E[tokens] + P[positions]) before the first layer.
+    """
 
     def __init__(self, cfg: TransformerConfig, *, causal: bool, cross_attention: bool) -> None:
         super().__init__()
         self.positions = PositionalScheme(
-            cfg.positional, max_len=cfg.max_len, d_model=cfg.d_model, n_heads=cfg.n_heads, causal=causal
-        )
+            cfg.positional, max_len=cfg.max_len, d_model=cfg.d_model, n_heads=cfg.n_heads, causal=causal,
+            rope_base=cfg.rope_base, rope_layout=cfg.rope_layout,
+        )  # fmt: skip
+        self.embedding_norm = make_norm(cfg.norm, cfg.d_model, cfg.norm_eps) if cfg.embedding_norm else None
         self.dropout = nn.Dropout(cfg.dropout)
         self.layers = nn.ModuleList(
             TransformerLayer(
                 cfg.d_model, cfg.n_heads, cfg.d_ff, cross_attention=cross_attention, dropout=cfg.dropout,
                 activation=cfg.activation, norm_first=cfg.norm_first, norm=cfg.norm, n_kv_heads=cfg.n_kv_heads,
-                bias=cfg.bias,
+                bias=cfg.bias, eps=cfg.norm_eps,
             )
             for _ in range(cfg.n_layers)
         )  # fmt: skip
-        self.final_norm = make_norm(cfg.norm, cfg.d_model) if cfg.norm_first else nn.Identity()
+        self.final_norm = make_norm(cfg.norm, cfg.d_model, cfg.norm_eps) if cfg.norm_first else nn.Identity()
 
     def forward(
         self,
@@ -239,7 +248,10 @@ class TransformerStack(nn.Module):
             raise ValueError(f"need one KVCache per layer: got {len(caches)} for {len(self.layers)} layers")
         start = caches[0].length if caches else 0
         T = x.shape[1]
-        x = self.dropout(self.positions.add_to_embeddings(x, start))  # (B, T, d_model)
+        x = self.positions.add_to_embeddings(x, start)  # (B, T, d_model)
+        if self.embedding_norm is not None:
+            x = self.embedding_norm(x)
+        x = self.dropout(x)
         bias = self.positions.attn_bias(T, start + T, like=x)  # (H, T, start + T) or None
         traces = []
         for i, layer in enumerate(self.layers):

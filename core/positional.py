@@ -82,7 +82,10 @@ class RotaryEmbedding(nn.Module):
         if layout not in ROPE_LAYOUTS:
             raise ValueError(f"unknown RoPE layout {layout!r}; choose one of {ROPE_LAYOUTS}")
         self.d_head, self.layout = d_head, layout
-        inv_freq = base ** (-torch.arange(0, d_head, 2, dtype=torch.float32) / d_head)  # (d/2,) θ_i
+        two_i_over_d = torch.arange(0, d_head, 2, dtype=torch.float32) / d_head  # (d/2,) 2i/d
+        inv_freq = base**-two_i_over_d  # (d/2,) θ_i
+        if layout == "half":  # the same θ_i rounded as Llama's code computes it, so float32 angles match bit for bit
+            inv_freq = 1.0 / base**two_i_over_d
         self.register_buffer("inv_freq", inv_freq, persistent=False)
 
     def angles(self, positions: Tensor) -> Tensor:

@@ -257,7 +257,9 @@ def read_hf_config(path: Path | str) -> tuple[dict, Family, DecoderConfig | Enco
         raise ValueError(
             f"{folder.name}: model_type {model_type!r} is not supported (supported: {', '.join(FAMILIES)})"
         )
+    quantized = raw.get("quantization_config")
     try:
+        _refuse(quantized is not None, f"quantized weights ({dict(quantized or {}).get('quant_method', '?')})")
         return raw, FAMILIES[model_type], FAMILIES[model_type].config(raw)
     except (TypeError, ValueError) as err:
         raise ValueError(f"{folder.name}: {err}") from err

@@ -62,9 +62,10 @@ class LibraryTokenizer:
         self.tokenizer = tokenizer
         self.vocab_size = tokenizer.get_vocab_size(with_added_tokens=True)
         vocab = tokenizer.get_vocab(with_added_tokens=True)
-        named = {name: token for token, name in KNOWN_SPECIALS.items()} | specials
-        self.special_ids = {name: vocab[token] for name, token in named.items() if token in vocab}
-        self.special_tokens = {token for token in named.values() if token in vocab}
+        found = {name: token for token, name in reversed(KNOWN_SPECIALS.items()) if token in vocab}  # first wins
+        named = {name: token for name, token in (found | specials).items() if token in vocab}
+        self.special_ids = {name: vocab[token] for name, token in named.items()}
+        self.special_tokens = set(named.values())
         self.byte_level = type(tokenizer.decoder).__name__ == "ByteLevel"
 
     def encode(self, text: str) -> list[int]:

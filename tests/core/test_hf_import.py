@@ -137,6 +137,22 @@ def test_full_context_error_is_within_float32_rounding(pair):
     assert all(o <= 2 * t + 1e-6 for o, t in zip(ours_err, theirs_err, strict=True)), (ours_err, theirs_err)
 
 
+def test_mistral_reads_as_llama_with_its_window_as_context(tmp_path):
+    config = transformers.MistralConfig(vocab_size=VOCAB, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                                        num_key_value_heads=1, intermediate_size=48, max_position_embeddings=64,
+                                        sliding_window=16, attn_implementation="eager")  # fmt: skip
+    theirs = _randomise(transformers.MistralForCausalLM(config))
+    theirs.save_pretrained(tmp_path)
+    _byte_bpe(tmp_path, files=False)
+    ours = load_hf_folder(tmp_path)
+    assert ours.max_len == 16  # within the window, sliding-window attention is plain causal attention
+    ids = torch.randint(0, VOCAB, (2, 16), generator=torch.Generator().manual_seed(5))
+    with torch.no_grad():
+        expected, got = theirs(ids, output_attentions=True), ours.model(ids, return_trace=True)
+    torch.testing.assert_close(got.logits, expected.logits, atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(got.trace[-1].self_attn.weights, expected.attentions[-1], atol=1e-5, rtol=1e-5)
+
+
 def test_parameter_counts_and_bytes_from_config_alone(pair):
     theirs, ours = pair
     n = sum(p.numel() for p in theirs.parameters())  # parameters() lists a tied tensor once
@@ -208,6 +224,9 @@ def test_unsupported_type_missing_config_and_missing_tokenizer(gpt2, tmp_path):
     (folder / "config.json").unlink()
     with pytest.raises(ValueError, match="no config.json"):
         load_hf_folder(folder)
+    (folder / "config.json").write_text(json.dumps({**config, "quantization_config": {"quant_method": "gptq"}}))
+    with pytest.raises(ValueError, match=r"not supported: quantized weights \(gptq\)"):
+        hf_parameter_bytes(folder)
     (folder / "config.json").write_text(json.dumps(config))
     for name in ("vocab.json", "merges.txt", "tokenizer.json"):
         (folder / name).unlink()

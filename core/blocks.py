@@ -7,6 +7,7 @@ A layer is a stack of residual sub-layers around the residual stream x ``(B, T, 
 
 Encoder layer: self-attention, FFN. Decoder layer: masked self-attention, cross-attention, FFN (the cross-attention
 is optional, so a decoder-only model uses the same layer without it). Each layer returns a :class:`LayerTrace`.
+A :class:`TransformerStack` is what every model family runs: positions, N layers, the final norm.
 """
 
 from __future__ import annotations
@@ -20,18 +21,20 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from core.multihead import HeadsTrace, KVCache, MultiHeadAttention
+from core.positional import PositionalScheme, RotaryEmbedding
 
 if TYPE_CHECKING:
-    from core.positional import RotaryEmbedding
+    from core.models import TransformerConfig
 
-ACTIVATIONS: tuple[str, ...] = ("relu", "gelu", "swiglu")
+ACTIVATIONS: tuple[str, ...] = ("relu", "gelu", "gelu_tanh", "swiglu")
 NORMS: tuple[str, ...] = ("layernorm", "rmsnorm")
 
 
 class FeedForward(nn.Module):
     """Position-wise FFN, the same MLP at every position: ``(B, T, d_model) -> (B, T, d_model)``.
 
-    relu / gelu:  FFN(x) = W₂ · Dropout(act(W₁ x + b₁)) + b₂
+    relu / gelu:  FFN(x) = W₂ · Dropout(act(W₁ x + b₁)) + b₂      gelu(x) = x · Φ(x), Φ the normal CDF
+    gelu_tanh:    the same with GPT-2's approximation Φ(x) ≈ ½(1 + tanh(√(2/π) (x + 0.044715 x³)))
     swiglu:       FFN(x) = W₂ · Dropout(SiLU(W_g x) ⊙ W₁ x)       (Shazeer 2020, used by LLaMA)
     """
 
@@ -51,7 +54,9 @@ class FeedForward(nn.Module):
         """The d_ff-wide activations (what the "neurons" of the layer output): ``(B, T, d_ff)``."""
         if self.gate is not None:
             return F.silu(self.gate(x)) * self.linear1(x)
-        return F.relu(self.linear1(x)) if self.activation == "relu" else F.gelu(self.linear1(x))
+        if self.activation == "relu":
+            return F.relu(self.linear1(x))
+        return F.gelu(self.linear1(x), approximate="tanh" if self.activation == "gelu_tanh" else "none")
 
     def forward(self, x: Tensor) -> Tensor:
         return self.linear2(self.dropout(self.hidden(x)))  # (B, T, d_model)
@@ -202,3 +207,55 @@ class DecoderLayer(TransformerLayer):
 
     def __init__(self, d_model: int, n_heads: int, d_ff: int, *, cross_attention: bool = True, **kwargs) -> None:
         super().__init__(d_model, n_heads, d_ff, cross_attention=cross_attention, **kwargs)
+
+
+class TransformerStack(nn.Module):
+    """Positions + N :class:`TransformerLayer` + final norm (pre-LN only; post-LN layers end normalised).
+
+    With ``cfg.embedding_norm`` (BERT) the embeddings are normalised once, after the positions are added:
+    x = Norm(E[tokens] + P[positions]) before the first layer.
+    """
+
+    def __init__(self, cfg: TransformerConfig, *, causal: bool, cross_attention: bool) -> None:
+        super().__init__()
+        self.positions = PositionalScheme(
+            cfg.positional, max_len=cfg.max_len, d_model=cfg.d_model, n_heads=cfg.n_heads, causal=causal,
+            rope_base=cfg.rope_base, rope_layout=cfg.rope_layout,
+        )  # fmt: skip
+        self.embedding_norm = make_norm(cfg.norm, cfg.d_model, cfg.norm_eps) if cfg.embedding_norm else None
+        self.dropout = nn.Dropout(cfg.dropout)
+        self.layers = nn.ModuleList(
+            TransformerLayer(
+                cfg.d_model, cfg.n_heads, cfg.d_ff, cross_attention=cross_attention, dropout=cfg.dropout,
+                activation=cfg.activation, norm_first=cfg.norm_first, norm=cfg.norm, n_kv_heads=cfg.n_kv_heads,
+                bias=cfg.bias, eps=cfg.norm_eps,
+            )
+            for _ in range(cfg.n_layers)
+        )  # fmt: skip
+        self.final_norm = make_norm(cfg.norm, cfg.d_model, cfg.norm_eps) if cfg.norm_first else nn.Identity()
+
+    def forward(
+        self,
+        x: Tensor,
+        self_mask: Tensor | None,
+        *,
+        memory: Tensor | None = None,
+        memory_mask: Tensor | None = None,
+        caches: list[KVCache] | None = None,
+    ) -> tuple[Tensor, list[LayerTrace]]:
+        """x: token embeddings ``(B, T, d_model)`` -> (hidden ``(B, T, d_model)``, one LayerTrace per layer)."""
+        if caches is not None and len(caches) != len(self.layers):
+            raise ValueError(f"need one KVCache per layer: got {len(caches)} for {len(self.layers)} layers")
+        start = caches[0].length if caches else 0
+        T = x.shape[1]
+        x = self.positions.add_to_embeddings(x, start)  # (B, T, d_model)
+        if self.embedding_norm is not None:
+            x = self.embedding_norm(x)
+        x = self.dropout(x)
+        bias = self.positions.attn_bias(T, start + T, like=x)  # (H, T, start + T) or None
+        traces = []
+        for i, layer in enumerate(self.layers):
+            cache = caches[i] if caches else None
+            x, trace = layer(x, memory, self_mask, memory_mask, cache=cache, rope=self.positions.rope, attn_bias=bias)
+            traces.append(trace)
+        return self.final_norm(x), traces

@@ -21,10 +21,10 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from core.blocks import ACTIVATIONS, NORMS, FeedForward, LayerNorm, LayerTrace, RMSNorm, TransformerLayer, make_norm
+from core.blocks import ACTIVATIONS, NORMS, FeedForward, LayerNorm, LayerTrace, RMSNorm, TransformerStack, make_norm
 from core.masks import causal_mask, cross_mask, padding_mask
 from core.multihead import KVCache, MultiHeadAttention, check_heads
-from core.positional import POSITIONALS, LearnedPositionalEmbedding, PositionalScheme, RelativePositionBias
+from core.positional import POSITIONALS, ROPE_LAYOUTS, LearnedPositionalEmbedding, RelativePositionBias
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,13 @@ class TransformerConfig:
     positional: "sinusoidal" | "learned" (added to embeddings) | "rope" (rotates q, k) | "alibi" | "relative"
     (T5 buckets; both biases on the self-attention scores) | "none". norm_first: False = post-LN (2017), True = pre-LN.
     n_kv_heads: key/value heads (None = n_heads; 1 = multi-query). tie_weights: output head reuses the embedding.
+
+    Switches that pretrained checkpoints need (:mod:`core.hf_import`); the defaults are our own models' choices:
+    norm_eps: the ε of every norm (BERT 1e-12, Llama 1e-6). embedding_scale: multiply embeddings by √d_model (the
+    2017 paper; GPT-2, BERT and Llama do not). type_vocab_size: > 0 adds BERT's token-type (segment) vector of
+    type 0 to every token. embedding_norm: normalise the embeddings (+ positions) before the first layer (BERT).
+    lm_head_bias: a bias on the output logits (BERT). rope_base, rope_layout: see
+    :class:`~core.positional.RotaryEmbedding` (Llama: "half").
     """
 
     vocab_size: int = 32
@@ -50,6 +57,13 @@ class TransformerConfig:
     n_kv_heads: int | None = None
     bias: bool = True
     tie_weights: bool = True
+    norm_eps: float = 1e-5
+    embedding_scale: bool = True
+    type_vocab_size: int = 0
+    embedding_norm: bool = False
+    lm_head_bias: bool = False
+    rope_base: float = 10000.0
+    rope_layout: str = "interleaved"
 
     def __post_init__(self) -> None:
         check_heads(self.d_model, self.n_heads, self.n_kv_heads)
@@ -57,6 +71,7 @@ class TransformerConfig:
             ("positional", self.positional, POSITIONALS),
             ("activation", self.activation, ACTIVATIONS),
             ("norm", self.norm, NORMS),
+            ("rope_layout", self.rope_layout, ROPE_LAYOUTS),
         ):
             if value not in allowed:
                 raise ValueError(f"unknown {name} {value!r}; choose one of {allowed}")
@@ -67,6 +82,9 @@ class TransformerConfig:
                 raise ValueError(f"{name} must be >= 1 (got {getattr(self, name)})")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1) (got {self.dropout})")
+        if self.norm_eps <= 0 or self.rope_base <= 1 or self.type_vocab_size < 0:
+            raise ValueError(f"need norm_eps > 0, rope_base > 1, type_vocab_size >= 0 (got {self.norm_eps}, "
+                             f"{self.rope_base}, {self.type_vocab_size})")  # fmt: skip
 
     @property
     def d_k(self) -> int:
@@ -103,57 +121,23 @@ class ModelOutput:
 
 class TokenEmbedding(nn.Module):
     """tokens ``(B, T)`` long -> ``(B, T, d_model)``, scaled by √d_model as in the paper (weights ~ N(0, 1/d_model),
-    so embeddings have unit scale and a tied output head starts with unit-scale logits)."""
+    so embeddings have unit scale and a tied output head starts with unit-scale logits).
 
-    def __init__(self, vocab_size: int, d_model: int) -> None:
+    scale=False: E[tokens] unscaled (GPT-2, BERT, Llama). n_types > 0: BERT's token-type table ``(n_types, d_model)``;
+    every token is of type 0 (one segment), so its row 0 is added to every embedding.
+    """
+
+    def __init__(self, vocab_size: int, d_model: int, *, scale: bool = True, n_types: int = 0) -> None:
         super().__init__()
+        self.scale = math.sqrt(d_model) if scale else None
         self.weight = nn.Parameter(torch.randn(vocab_size, d_model) / math.sqrt(d_model))
+        self.token_types = nn.Embedding(n_types, d_model) if n_types else None
 
     def forward(self, tokens: Tensor) -> Tensor:
-        return self.weight[tokens] * math.sqrt(self.weight.shape[1])  # (B, T, d_model)
-
-
-class TransformerStack(nn.Module):
-    """Positions + N :class:`TransformerLayer` + final norm (pre-LN only; post-LN layers end normalised)."""
-
-    def __init__(self, cfg: TransformerConfig, *, causal: bool, cross_attention: bool) -> None:
-        super().__init__()
-        self.positions = PositionalScheme(
-            cfg.positional, max_len=cfg.max_len, d_model=cfg.d_model, n_heads=cfg.n_heads, causal=causal
-        )
-        self.dropout = nn.Dropout(cfg.dropout)
-        self.layers = nn.ModuleList(
-            TransformerLayer(
-                cfg.d_model, cfg.n_heads, cfg.d_ff, cross_attention=cross_attention, dropout=cfg.dropout,
-                activation=cfg.activation, norm_first=cfg.norm_first, norm=cfg.norm, n_kv_heads=cfg.n_kv_heads,
-                bias=cfg.bias,
-            )
-            for _ in range(cfg.n_layers)
-        )  # fmt: skip
-        self.final_norm = make_norm(cfg.norm, cfg.d_model) if cfg.norm_first else nn.Identity()
-
-    def forward(
-        self,
-        x: Tensor,
-        self_mask: Tensor | None,
-        *,
-        memory: Tensor | None = None,
-        memory_mask: Tensor | None = None,
-        caches: list[KVCache] | None = None,
-    ) -> tuple[Tensor, list[LayerTrace]]:
-        """x: token embeddings ``(B, T, d_model)`` -> (hidden ``(B, T, d_model)``, one LayerTrace per layer)."""
-        if caches is not None and len(caches) != len(self.layers):
-            raise ValueError(f"need one KVCache per layer: got {len(caches)} for {len(self.layers)} layers")
-        start = caches[0].length if caches else 0
-        T = x.shape[1]
-        x = self.dropout(self.positions.add_to_embeddings(x, start))  # (B, T, d_model)
-        bias = self.positions.attn_bias(T, start + T, like=x)  # (H, T, start + T) or None
-        traces = []
-        for i, layer in enumerate(self.layers):
-            cache = caches[i] if caches else None
-            x, trace = layer(x, memory, self_mask, memory_mask, cache=cache, rope=self.positions.rope, attn_bias=bias)
-            traces.append(trace)
-        return self.final_norm(x), traces
+        x = self.weight[tokens]  # (B, T, d_model)
+        if self.scale is not None:
+            x = x * self.scale
+        return x if self.token_types is None else x + self.token_types.weight[0]  # (B, T, d_model)
 
 
 def count_parameters(module: nn.Module, *, by: str = "component") -> dict[str, int]:
@@ -201,8 +185,10 @@ class _LanguageModel(nn.Module):
     def __init__(self, cfg: TransformerConfig) -> None:
         super().__init__()
         self.config = cfg
-        self.embedding = TokenEmbedding(cfg.vocab_size, cfg.d_model)
-        self.lm_head = nn.Linear(cfg.d_model, cfg.vocab_size, bias=False)
+        self.embedding = TokenEmbedding(
+            cfg.vocab_size, cfg.d_model, scale=cfg.embedding_scale, n_types=cfg.type_vocab_size
+        )
+        self.lm_head = nn.Linear(cfg.d_model, cfg.vocab_size, bias=cfg.lm_head_bias)
         if cfg.tie_weights:
             self.lm_head.weight = self.embedding.weight  # logits = h Eᵀ
 
@@ -281,8 +267,9 @@ class EncoderOnlyModel(_LanguageModel):
     def __init__(self, cfg: EncoderConfig) -> None:
         super().__init__(cfg)
         self.encoder = TransformerStack(cfg, causal=False, cross_attention=False)
+        gelu = nn.GELU(approximate="tanh" if cfg.activation == "gelu_tanh" else "none")
         self.mlm_transform = nn.Sequential(
-            nn.Linear(cfg.d_model, cfg.d_model), nn.GELU(), make_norm(cfg.norm, cfg.d_model)
+            nn.Linear(cfg.d_model, cfg.d_model), gelu, make_norm(cfg.norm, cfg.d_model, cfg.norm_eps)
         )
 
     def forward(self, tokens: Tensor, *, lengths: Tensor | None = None, return_trace: bool = False) -> ModelOutput:

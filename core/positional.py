@@ -15,6 +15,7 @@ from torch import Tensor, nn
 from core.masks import query_key_positions
 
 POSITIONALS: tuple[str, ...] = ("sinusoidal", "learned", "rope", "alibi", "relative", "none")
+ROPE_LAYOUTS: tuple[str, ...] = ("interleaved", "half")
 
 
 def sinusoidal_encoding(
@@ -66,17 +67,25 @@ class LearnedPositionalEmbedding(nn.Module):
 
 
 class RotaryEmbedding(nn.Module):
-    """RoPE: rotate each pair (x_2i, x_2i+1) of a query/key by the angle pos · θ_i, θ_i = base^(-2i/d).
+    """RoPE: rotate the i-th pair of features of a query/key by the angle pos · θ_i, θ_i = base^(-2i/d), i < d/2.
 
     Because rotations compose, ⟨R(m) q, R(n) k⟩ = ⟨q, R(n - m) k⟩: the score depends only on the offset n - m.
+    Which features form pair i is a convention (the scores are the same up to a fixed permutation of the weights):
+    layout "interleaved" pairs (x_2i, x_2i+1), as the RoFormer paper writes it; "half" pairs (x_i, x_i+d/2), the
+    ``rotate_half`` of GPT-NeoX and Llama, whose checkpoints' W_Q, W_K are laid out for it.
     """
 
-    def __init__(self, d_head: int, *, base: float = 10000.0) -> None:
+    def __init__(self, d_head: int, *, base: float = 10000.0, layout: str = "interleaved") -> None:
         super().__init__()
         if d_head % 2:
             raise ValueError(f"RoPE rotates pairs of features: d_head must be even (got {d_head})")
-        self.d_head = d_head
-        inv_freq = base ** (-torch.arange(0, d_head, 2, dtype=torch.float32) / d_head)  # (d/2,) θ_i
+        if layout not in ROPE_LAYOUTS:
+            raise ValueError(f"unknown RoPE layout {layout!r}; choose one of {ROPE_LAYOUTS}")
+        self.d_head, self.layout = d_head, layout
+        two_i_over_d = torch.arange(0, d_head, 2, dtype=torch.float32) / d_head  # (d/2,) 2i/d
+        inv_freq = base**-two_i_over_d  # (d/2,) θ_i
+        if layout == "half":  # the same θ_i rounded as Llama's code computes it, so float32 angles match bit for bit
+            inv_freq = 1.0 / base**two_i_over_d
         self.register_buffer("inv_freq", inv_freq, persistent=False)
 
     def angles(self, positions: Tensor) -> Tensor:
@@ -87,6 +96,9 @@ class RotaryEmbedding(nn.Module):
         """x ``(B, H, T, d_head)``, positions ``(T,)`` -> x rotated, same shape and dtype."""
         angle = self.angles(positions)  # (T, d/2)
         cos, sin = angle.cos().to(x.dtype), angle.sin().to(x.dtype)
+        if self.layout == "half":
+            x1, x2 = x.chunk(2, dim=-1)  # (B, H, T, d/2) each: pair i is (x_i, x_i+d/2)
+            return torch.cat([x1 * cos - x2 * sin, x1 * sin + x2 * cos], dim=-1)  # (B, H, T, d_head)
         x1, x2 = x[..., 0::2], x[..., 1::2]  # (B, H, T, d/2) each: the two coordinates of every pair
         rotated = torch.stack([x1 * cos - x2 * sin, x1 * sin + x2 * cos], dim=-1)  # (B, H, T, d/2, 2)
         return rotated.flatten(-2)  # (B, H, T, d_head)
@@ -159,16 +171,27 @@ class RelativePositionBias(nn.Module):
 
 class PositionalScheme(nn.Module):
     """A model's positional scheme by name (one of :data:`POSITIONALS`): an absolute table added to the
-    embeddings ("sinusoidal", "learned"), RoPE for q/k ("rope"), or a score bias ("alibi", "relative")."""
+    embeddings ("sinusoidal", "learned"), RoPE for q/k ("rope", with ``rope_base`` and ``rope_layout``, see
+    :class:`RotaryEmbedding`), or a score bias ("alibi", "relative")."""
 
-    def __init__(self, kind: str, *, max_len: int, d_model: int, n_heads: int, causal: bool) -> None:
+    def __init__(
+        self,
+        kind: str,
+        *,
+        max_len: int,
+        d_model: int,
+        n_heads: int,
+        causal: bool,
+        rope_base: float = 10000.0,
+        rope_layout: str = "interleaved",
+    ) -> None:
         super().__init__()
         if kind not in POSITIONALS:
             raise ValueError(f"unknown positional {kind!r}; choose one of {POSITIONALS}")
         self.kind, self.n_heads = kind, n_heads
         tables = {"sinusoidal": SinusoidalPositionalEncoding, "learned": LearnedPositionalEmbedding}
         self.table = tables[kind](max_len, d_model) if kind in tables else None
-        self.rope = RotaryEmbedding(d_model // n_heads) if kind == "rope" else None
+        self.rope = RotaryEmbedding(d_model // n_heads, base=rope_base, layout=rope_layout) if kind == "rope" else None
         self.relative = RelativePositionBias(n_heads, bidirectional=not causal) if kind == "relative" else None
 
     def add_to_embeddings(self, x: Tensor, start: int) -> Tensor:

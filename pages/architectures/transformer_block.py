@@ -4,7 +4,6 @@ import pandas as pd
 import streamlit as st
 import torch
 
-from core.blocks import ACTIVATIONS
 from core.lab.residual import (
     LAYER_KINDS,
     activation_curve,
@@ -29,6 +28,9 @@ from ui.settings import get_settings
 from ui.shell import page_shell
 
 SLUG = "transformer_block"
+# The FFN non-linearities the page compares (core.blocks.ACTIVATIONS also has "gelu_tanh", GPT-2's approximation of
+# GELU, which reads pretrained checkpoints and would draw on top of the GELU curve).
+ACTIVATION_NAMES = {"relu": "ReLU", "gelu": "GELU", "swiglu": "SwiGLU: SiLU(x)·x"}
 SENTENCE = SentenceBox("Sentence", "the cat sat on the mat", max_words=24, max_chars=400, key="sentence")
 
 
@@ -54,8 +56,7 @@ def depth_view(n_layers: int, seed: int, device: str):
 @st.cache_data
 def activation_curves():
     xs = torch.linspace(-4, 4, 161)
-    names = {"relu": "ReLU", "gelu": "GELU", "swiglu": "SwiGLU: SiLU(x)·x"}
-    return xs.numpy(), {names[a]: activation_curve(a, xs).numpy() for a in ACTIVATIONS}
+    return xs.numpy(), {name: activation_curve(a, xs).numpy() for a, name in ACTIVATION_NAMES.items()}
 
 
 def show_residual(settings) -> None:
@@ -94,7 +95,7 @@ def show_ffn(settings) -> None:
     match = c3.toggle("SwiGLU at ⅔·d_ff (LLaMA)", True, key=f"{SLUG}_ffn_match")
     show_figure(activation_figure(*activation_curves()), key=f"{SLUG}_acts")
     d_ff = ratio * d_model
-    widths = {a: round(2 * d_ff / 3) if a == "swiglu" and match else d_ff for a in ACTIVATIONS}
+    widths = {a: round(2 * d_ff / 3) if a == "swiglu" and match else d_ff for a in ACTIVATION_NAMES}
     counts = {f"{a} (d_ff={w})": ffn_parameters(d_model, w, a) for a, w in widths.items()}
     show_figure(count_bars(counts, f"FFN parameters at d_model={d_model}"), key=f"{SLUG}_ffn_params")
 
@@ -112,7 +113,7 @@ def show_params(settings) -> None:
     kind = c1.radio("Layer", LAYER_KINDS, key=f"{SLUG}_p_kind")
     d_model = c2.select_slider("d_model", [64, 128, 256, 512, 768, 1024], 512, key=f"{SLUG}_p_d")
     n_heads = c3.select_slider("Heads", [1, 2, 4, 8, 16], 8, key=f"{SLUG}_p_heads")
-    activation = c4.radio("FFN", ACTIVATIONS, key=f"{SLUG}_p_act")
+    activation = c4.radio("FFN", tuple(ACTIVATION_NAMES), key=f"{SLUG}_p_act")
     counts = layer_parameter_counts(kind, d_model, n_heads, 4 * d_model, activation=activation)
     total = sum(counts.values())
     show_figure(count_bars(counts, f"{kind.capitalize()} layer, d_model={d_model}, d_ff={4 * d_model}: "

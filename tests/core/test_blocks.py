@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -84,6 +86,15 @@ def test_layer_norm_and_rms_norm():
     assert isinstance(make_norm("rmsnorm", 4), RMSNorm)
     with pytest.raises(ValueError, match="choose one of"):
         make_norm("batchnorm", 4)
+
+
+def test_gelu_tanh_is_gpt2s_approximation():
+    ffn = FeedForward(D_MODEL, D_FF, "gelu_tanh")
+    x = torch.randn(2, 3, D_MODEL)
+    h = ffn.linear1(x)
+    gpt2 = 0.5 * h * (1 + torch.tanh(math.sqrt(2 / math.pi) * (h + 0.044715 * h**3)))  # GPT-2's gelu, written out
+    torch.testing.assert_close(ffn.hidden(x), gpt2)
+    assert 0 < (ffn.hidden(x) - F.gelu(h)).abs().max() < 1e-3  # near the exact GELU, not equal to it
 
 
 def test_swiglu_feed_forward():

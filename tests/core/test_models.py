@@ -27,10 +27,11 @@ def decoder(**overrides) -> DecoderOnlyModel:
     return DecoderOnlyModel(DecoderConfig(**{**SMALL, **overrides})).eval()
 
 
-@pytest.mark.parametrize("positional", POSITIONALS)
+@pytest.mark.parametrize("positional", [*POSITIONALS, "rope-half"])
 @pytest.mark.parametrize("n_kv_heads, norm_first", [(None, True), (2, False), (1, True)])
 def test_kv_cache_decoding_equals_full_forward_at_every_step(positional, n_kv_heads, norm_first):
-    model = decoder(positional=positional, n_kv_heads=n_kv_heads, norm_first=norm_first)
+    rope = {"positional": "rope", "rope_layout": "half"} if positional == "rope-half" else {"positional": positional}
+    model = decoder(**rope, n_kv_heads=n_kv_heads, norm_first=norm_first)
     tokens = torch.randint(0, 20, (2, 10))
     full = model(tokens, return_trace=True)
     caches = model.new_caches()
@@ -174,6 +175,27 @@ def test_configs_are_frozen_and_validated():
     with pytest.raises(ValueError, match="dropout"):
         DecoderConfig(dropout=1.5)
     hash(cfg)  # hashable: usable as an st.cache_resource key
+
+
+def test_checkpoint_switches():
+    """The switches pretrained checkpoints need (core.hf_import), each visible where it acts; defaults unchanged."""
+    assert decoder().embedding.scale == 16**0.5 and decoder().lm_head.bias is None
+    bert = EncoderOnlyModel(EncoderConfig(**SMALL, norm_first=False, embedding_scale=False, type_vocab_size=2,
+                                          embedding_norm=True, lm_head_bias=True, norm_eps=1e-12)).eval()  # fmt: skip
+    tokens = torch.randint(0, 20, (2, 5))
+    embedded = bert.embedding.weight[tokens] + bert.embedding.token_types.weight[0]  # unscaled, + type 0
+    torch.testing.assert_close(bert.embedding(tokens), embedded)
+    first = bert(tokens, return_trace=True).trace[0].residual_in  # Norm(E[tokens] + P[positions])
+    torch.testing.assert_close(first.mean(-1), torch.zeros(2, 5), atol=1e-5, rtol=0)
+    assert bert.lm_head.bias.shape == (20,) and bert.encoder.embedding_norm.eps == 1e-12
+    assert {m.eps for m in bert.modules() if hasattr(m, "eps")} == {1e-12}
+    llama = decoder(positional="rope", rope_layout="half", rope_base=500.0, norm="rmsnorm", n_kv_heads=2)
+    rope = llama.decoder.positions.rope
+    assert rope.layout == "half" and float(rope.inv_freq[1]) == pytest.approx(500**-0.5)  # θ_1 = base^(-2/d_k)
+    with pytest.raises(ValueError, match="choose one of"):
+        DecoderConfig(rope_layout="spiral")
+    with pytest.raises(ValueError, match="norm_eps > 0"):
+        DecoderConfig(norm_eps=0.0)
 
 
 def test_float64_model_runs_and_agrees():

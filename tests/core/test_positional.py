@@ -64,6 +64,18 @@ def test_rope_is_the_complex_rotation():
         RotaryEmbedding(7)
 
 
+def test_half_layout_is_the_interleaved_rotation_of_permuted_features():
+    """Llama's rotate_half pairs (x_i, x_i+d/2): the same rotation once the features are reordered to pairs."""
+    d, base = 16, 500.0
+    half, interleaved = RotaryEmbedding(d, base=base, layout="half"), RotaryEmbedding(d, base=base)
+    order = torch.stack([torch.arange(d // 2), torch.arange(d // 2, d)], dim=-1).flatten()  # 0, 8, 1, 9, ...
+    x, positions = torch.randn(2, 3, 9, d), torch.arange(4, 13)
+    torch.testing.assert_close(half.rotate(x, positions)[..., order], interleaved.rotate(x[..., order], positions))
+    torch.testing.assert_close(interleaved.rotate(x, positions), rope_as_complex(x, positions, base).float())
+    with pytest.raises(ValueError, match="choose one of"):
+        RotaryEmbedding(d, layout="spiral")
+
+
 @settings(max_examples=25, deadline=None)
 @given(m=st.integers(0, 500), n=st.integers(0, 500), shift=st.integers(-200, 500), seed=st.integers(0, 2**16))
 def test_property_rope_scores_depend_only_on_the_offset(m, n, shift, seed):

@@ -13,6 +13,7 @@ sees, and the ids of the special tokens it has). The shipped task models read on
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol, runtime_checkable
@@ -101,10 +102,15 @@ def load_tokenizer(name: str, models_dir: Path | str = MODELS_DIR) -> ByteLevelB
 
 
 def load_text_model(name_or_path: str | Path, *, device: torch.device | str = "cpu") -> TextModel:
-    """A shipped model by name ("english-gpt", "english-bert", "reverse", ...) -> :class:`TextModel` in eval mode.
+    """A shipped model by name ("english-gpt", "english-bert", "reverse", ...), or a local Hugging Face folder
+    (GPT-2, BERT, Llama/Mistral: :func:`core.hf_import.load_hf_folder`) -> :class:`TextModel` in eval mode.
 
-    Raises ValueError naming the model when no shipped model has that name.
+    Raises ValueError naming the model when no shipped model has that name, or saying what is wrong with a folder.
     """
+    if isinstance(name_or_path, Path) or (os.sep in str(name_or_path) and Path(name_or_path).is_dir()):
+        from core.hf_import import load_hf_folder  # imports TextModel from here: loaded on first use
+
+        return load_hf_folder(name_or_path, device=device)
     name = str(name_or_path)
     stem = MODELS_DIR / name
     if not (stem.with_suffix(".json").is_file() and stem.with_suffix(".safetensors").is_file()):
@@ -154,8 +160,12 @@ class EncodedText:
 def frame_ids(tm: TextModel) -> tuple[list[int], list[int]]:
     """(ids before, ids after) the text: the framing each English model was trained with; none for task models."""
     special = tm.tokenizer.special_ids
+    if isinstance(tm.tokenizer, CharTokenizer):  # task models read their task's own layout
+        return [], []
     if tm.kind == "encoder" and "cls" in special and "sep" in special:
         return [special["cls"]], [special["sep"]]
+    if tm.kind == "decoder" and "bos" in special:  # Llama / Mistral begin every text with <s>
+        return [special["bos"]], []
     if tm.kind == "decoder" and "eot" in special:
         return [special["eot"]], []
     return [], []

@@ -9,13 +9,16 @@ from core.lab.text_head_roles import text_model_head_roles
 from ui.text_models import load_text, load_untrained
 
 N_SENTENCES = 32
+BIG_MODEL_PARAMETERS = 20_000_000
 
 
 @st.cache_data(show_spinner=f"Scoring every head on {N_SENTENCES} held-out sentences and repeated random tokens…")
 def head_roles(name: str, device: str = "cpu", untrained_seed: int | None = None) -> HeadRoles:
     """core.lab.text_head_roles.text_model_head_roles of a shipped English model (or its untrained twin)."""
     tm = load_text(name, device) if untrained_seed is None else load_untrained(name, untrained_seed, device)
-    return text_model_head_roles(tm, n_sentences=N_SENTENCES)
+    big = tm.card.get("n_parameters", 0) > BIG_MODEL_PARAMETERS  # a GPT-2-sized checkpoint: fewer, so it stays quick
+    return text_model_head_roles(tm, n_sentences=N_SENTENCES // 4 if big else N_SENTENCES,
+                                 n_induction=4 if big else 8)  # fmt: skip
 
 
 def roles_caption(roles: HeadRoles) -> str:

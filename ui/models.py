@@ -167,6 +167,6 @@ def english_decodings(name: str, prompt: tuple[int, ...], max_new_tokens: int, s
     continuing ``prompt``, both modes with the same seed, stopping at <|endoftext|>; timed once per
     (model, prompt, length, sampling, seed, weights), then cached."""
     tm = load_text(name, device) if untrained_seed is None else load_untrained(name, untrained_seed, device)
-    stop = tm.tokenizer.special_ids.get("eot")
+    stop = tm.tokenizer.special_ids.get("eot", tm.tokenizer.special_ids.get("eos"))
     return {cache: decode(tm.model, list(prompt), max_new_tokens, sampling=sampling, use_cache=cache, seed=seed,
                           stop_token=stop) for cache in (True, False)}  # fmt: skip

@@ -78,7 +78,6 @@ def local_model_problem(name: str, budget_bytes: int, device: str) -> str | None
     if not name.startswith(LOCAL_PREFIX):
         return None
     from core.hf_import import hf_parameter_bytes
-
     from core.measure.memory_guard import check_memory
 
     try:
@@ -119,6 +118,8 @@ def weights_label(name: str, untrained_seed: int | None = None) -> str:
     """What a caption says about the weights a figure shows."""
     if untrained_seed is not None:
         return f"untrained {name} (same architecture, seeded random weights, seed {untrained_seed})"
+    if name.startswith(LOCAL_PREFIX):
+        return f"{name}'s own weights (a checkpoint on this machine)"
     return f"trained {name}"
 
 

@@ -21,7 +21,14 @@ from core.train.tasks import Task
 from course.markdown_text import escape_markdown
 from ui.models import ModelChoice, input_label, model_label, model_options, resolve_model, shipped_model_options
 from ui.settings import get_settings
-from ui.text_models import DEFAULT_SENTENCE, english_model_names, load_text, local_model_problem, model_kind
+from ui.text_models import (
+    DEFAULT_SENTENCE,
+    english_model_names,
+    load_text,
+    local_model_problem,
+    local_models,
+    model_kind,
+)
 
 Source = Literal["english", "sentence", "random", "model"]
 SOURCE_LABELS: dict[str, str] = {
@@ -140,6 +147,9 @@ def read_english(slug: str, box: EnglishBox, where: DeltaGenerator, text_at: Del
     names = english_model_names(box.kinds)
     name = where.selectbox(box.label, names, key=f"{slug}_{box.key}",
                            format_func=lambda n: f"{n} ({KIND_LABELS.get(model_kind(n), model_kind(n))})")
+    skipped = [m.problem for m in local_models().values() if m.problem]
+    if skipped:
+        where.caption(escape_markdown("Checkpoints found but not offered: " + "; ".join(skipped)))
     untrained_seed = None
     if box.untrained:
         weights = where.radio("Weights", ["trained", "untrained"], horizontal=True, key=f"{slug}_{box.key}_weights",

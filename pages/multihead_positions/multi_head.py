@@ -85,7 +85,9 @@ def show_english_heads(settings) -> None:
     e1, e2 = st.columns(2)
     picked = pick_input(SLUG, sentence=None, english=EnglishBox(untrained=True), where=e1, text_at=st,
                         device=str(settings.device), seed=settings.seed)  # fmt: skip
-    stop_on_problem(picked)
+    if picked.problem is not None:  # say it here; the sections below still run
+        st.warning(picked.problem)
+        return
     name, seed, device = picked.english, picked.untrained_seed, str(settings.device)
     if picked.encoded.cut_message:
         st.info(picked.encoded.cut_message)

@@ -146,24 +146,38 @@ def _current(kind, w):
 def _text_box_views(module: str) -> tuple[tuple[tuple | None, tuple[tuple[str, str], ...]], ...]:
     """Every text box of the page, found through AppTest: those on the default page, then those that appear only
     after picking another option of one selectbox / radio / toggle / checkbox (the explorer's box of each model,
-    the families page's box of each family, ...). ((choice, boxes), ...): choice = (kind, key, option) or None."""
+    the families page's box of each family, ...), and of a choice that such a pick reveals (the explorer's task
+    models appear once its source radio says so). ((choice, boxes), ...): choice = ((kind, key, option), ...), the
+    picks in order, or None."""
     at = open_page(module)
     seen = set(_page_boxes(at))
     views = [(None, tuple(_page_boxes(at)))] if seen else []
-    for kind, key, w in [(k, key, w) for k, key, w in _page_widgets(at, "") if k in CHOICE_KINDS and key]:
-        original = _current(kind, w)
-        for option in _choices(kind, w):
-            if option == original:
-                continue
-            _set(at, kind, key, option)
+
+    def explore(steps: tuple, known: set[str], depth: int) -> None:
+        widgets = [(k, key, w) for k, key, w in _page_widgets(at, "") if k in CHOICE_KINDS and key and key not in known]
+        for kind, key, w in widgets:
+            original = _current(kind, w)
+            for option in _choices(kind, w):
+                if option == original:
+                    continue
+                _set(at, kind, key, option)
+                at.run()
+                assert not at.exception, (module, key, option, error_messages(at))
+                picked = (*steps, (kind, key, option))
+                new = tuple(b for b in _page_boxes(at) if b not in seen)
+                if new:
+                    views.append((picked, new))
+                    seen.update(new)
+                if depth < 2:
+                    explore(picked, known | {k for _, k, _ in widgets}, depth + 1)
+                    for k, key2, opt in steps:  # back to this level's state
+                        _set(at, k, key2, opt)
+                    _set(at, kind, key, option)
+                    at.run()
+            _set(at, kind, key, original)
             at.run()
-            assert not at.exception, (module, key, option, error_messages(at))
-            new = tuple(b for b in _page_boxes(at) if b not in seen)
-            if new:
-                views.append(((kind, key, option), new))
-                seen.update(new)
-        _set(at, kind, key, original)
-        at.run()
+
+    explore((), set(), 1)
     return tuple(views)
 
 
@@ -184,10 +198,12 @@ def _charts_with_data(at) -> bool:
 def test_text_box_discovery_reaches_boxes_behind_choices():
     """The explorer keeps one text box per model (its key holds the task): discovery must find one per option."""
     explorer = next(p for p in PAGES if p.slug == "model_explorer")
-    at = open_page(explorer.module)
+    at = open_page(explorer.module, model_explorer_mode="model")  # the task models (English is the default source)
     models = next(w for w in at.selectbox if w.label == "Model").options
     boxes = [b for _, found in _text_box_views(explorer.module) for b in found]
-    assert len(boxes) == len(set(boxes)) == len(models) > 1, (boxes, models)
+    english = [b for b in boxes if b[1] == "model_explorer_english_text"]  # one box for every English model
+    assert len(english) == 1, boxes
+    assert len(boxes) == len(set(boxes)) == len(models) + 1 > 2, (boxes, models)
 
 
 def test_model_vocabulary_boxes_are_recognised():
@@ -205,10 +221,10 @@ def test_model_vocabulary_boxes_are_recognised():
 
 def _open_view(module: str, choice: tuple | None):
     at = open_page(module)
-    if choice is not None:
-        _set(at, *choice)
+    for step in choice or ():
+        _set(at, *step)
         at.run()
-        assert not at.exception, (module, choice, error_messages(at))
+        assert not at.exception, (module, step, error_messages(at))
     return at
 
 

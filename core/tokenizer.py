@@ -65,6 +65,19 @@ def readable(symbols: str) -> str:
     return bytes(back[c] for c in symbols).decode("utf-8", errors="backslashreplace")
 
 
+def merge_pair(symbols: list[str], pair: tuple[str, str]) -> list[str]:
+    """Every non-overlapping occurrence of ``pair`` in ``symbols``, left to right, joined into one symbol."""
+    merged, i = [], 0
+    while i < len(symbols):
+        if i + 1 < len(symbols) and (symbols[i], symbols[i + 1]) == pair:
+            merged.append(symbols[i] + symbols[i + 1])
+            i += 2
+        else:
+            merged.append(symbols[i])
+            i += 1
+    return merged
+
+
 @dataclass(frozen=True)
 class MergeStep:
     """One merge applied to a word: the pair (left, right) of rank ``rank`` and the word's symbols after it."""
@@ -132,15 +145,7 @@ class ByteLevelBPE:
             rank, pair = min((self.ranks.get(p, limit), p) for p in zip(symbols, symbols[1:], strict=False))
             if rank >= limit:
                 break
-            merged, i = [], 0
-            while i < len(symbols):
-                if i + 1 < len(symbols) and (symbols[i], symbols[i + 1]) == pair:
-                    merged.append(symbols[i] + symbols[i + 1])
-                    i += 2
-                else:
-                    merged.append(symbols[i])
-                    i += 1
-            symbols = merged
+            symbols = merge_pair(symbols, pair)
             steps.append(MergeStep(rank, pair[0], pair[1], tuple(symbols)))
         return steps
 
@@ -268,14 +273,7 @@ class ByteLevelBPE:
                 for p in zip(word, word[1:], strict=False):
                     pair_counts[p] -= freq
                     changed.add(p)
-                merged, i = [], 0
-                while i < len(word):
-                    if i + 1 < len(word) and (word[i], word[i + 1]) == pair:
-                        merged.append(word[i] + word[i + 1])
-                        i += 2
-                    else:
-                        merged.append(word[i])
-                        i += 1
+                merged = merge_pair(word, pair)
                 words[idx] = merged
                 for p in zip(merged, merged[1:], strict=False):
                     pair_counts[p] += freq

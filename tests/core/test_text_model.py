@@ -29,14 +29,14 @@ ENGLISH = ("english-gpt", "english-bert")
 SENTENCE = "The animal didn't cross the street because it was too tired."
 
 
-@pytest.fixture(scope="module")
-def gpt():
-    return load_text_model("english-gpt")
+@pytest.fixture
+def gpt(english_gpt):
+    return english_gpt
 
 
-@pytest.fixture(scope="module")
-def bert():
-    return load_text_model("english-bert")
+@pytest.fixture
+def bert(english_bert):
+    return english_bert
 
 
 def test_every_shipped_text_model_loads_with_a_tokenizer():

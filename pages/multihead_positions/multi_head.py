@@ -96,7 +96,8 @@ def show_english_heads(settings) -> None:
     layer = e2.selectbox("Layer", list(range(n_layers)), key=f"{SLUG}_english_layer")
     labels = token_labels(list(picked.encoded.tokens))
     state = "trained" if seed is None else "untrained"
-    st.caption(escape_markdown(f"Weights: {weights_label(name, seed)}. {about_text_model(load_text(name, device))}"))
+    st.caption(escape_markdown(f"Weights: {weights_label(name, seed)}. {about_text_model(load_text(name, device))} "
+                               f"Forward pass: {1000 * fwd.seconds:.1f} ms (timed once; reruns reuse it)."))
     export = AttentionExport(page=SLUG, model=name if seed is None else f"{name}-untrained-seed{seed}",
                              weights=fwd.attention, query_tokens=tuple(labels), key_tokens=tuple(labels),
                              inputs={"text": picked.text})  # fmt: skip

@@ -12,16 +12,14 @@ from core.multihead import MultiHeadAttention
 from course.markdown_text import escape_markdown
 from figures.attention_steps import token_labels
 from figures.export import AttentionExport
-from figures.head_roles import head_role_grid
 from figures.heatmap import heatmap, position_labels
 from figures.multihead import concat_figure, divergence_figure, heads_figure, shape_rows
 from ui.charts import show_figure
-from ui.head_roles import head_roles, roles_caption
-from ui.inputs import EnglishBox, ModelBox, pick_input, stop_on_problem
+from ui.head_roles import show_layer_heads_and_roles
+from ui.inputs import ModelBox, pick_input, stop_on_problem
 from ui.models import run_prediction
 from ui.settings import get_settings
 from ui.shell import page_shell
-from ui.text_models import about_text_model, load_text, text_forward, weights_label
 
 SLUG = "multi_head"
 MAX_HEADS = 16
@@ -79,42 +77,11 @@ def show_trained_heads(settings, shared: bool) -> None:
                "their maps usually differ far more than the random heads' above.")
 
 
-def show_english_heads(settings) -> None:
-    """Section 1: every head of one layer of a trained English model on the learner's sentence, and what each head
-    of the model does (head-role scores), trained or untrained."""
-    e1, e2 = st.columns(2)
-    picked = pick_input(SLUG, sentence=None, english=EnglishBox(untrained=True), where=e1, text_at=st,
-                        device=str(settings.device), seed=settings.seed)  # fmt: skip
-    if picked.problem is not None:  # say it here; the sections below still run
-        st.warning(picked.problem)
-        return
-    name, seed, device = picked.english, picked.untrained_seed, str(settings.device)
-    if picked.encoded.cut_message:
-        st.info(picked.encoded.cut_message)
-    fwd = text_forward(name, picked.encoded.ids, device, seed)
-    n_layers, n_heads_trained = fwd.attention.shape[:2]
-    layer = e2.selectbox("Layer", list(range(n_layers)), key=f"{SLUG}_english_layer")
-    labels = token_labels(list(picked.encoded.tokens))
-    state = "trained" if seed is None else "untrained"
-    st.caption(escape_markdown(f"Weights: {weights_label(name, seed)}. {about_text_model(load_text(name, device))} "
-                               f"Forward pass: {1000 * fwd.seconds:.1f} ms (timed once; reruns reuse it)."))
-    export = AttentionExport(page=SLUG, model=name if seed is None else f"{name}-untrained-seed{seed}",
-                             weights=fwd.attention, query_tokens=tuple(labels), key_tokens=tuple(labels),
-                             inputs={"text": picked.text})  # fmt: skip
-    show_figure(heads_figure(fwd.attention[layer], labels, title=f"{name}, layer {layer}: all {n_heads_trained} heads "
-                             f"on your sentence ({state})"),
-                key=f"{SLUG}_english_grid", export=export)  # fmt: skip
-    roles = head_roles(name, device, seed)
-    show_figure(head_role_grid(roles, title=f"What each head of {name} does ({state})"), key=f"{SLUG}_roles")
-    st.caption(roles_caption(roles) + " Switch 'Weights' to untrained: the same architecture before training has "
-               "no head with a job — every score sits near the uniform level.")
-
-
 settings = get_settings()
 lab = page_shell(SLUG)
 with lab:
     st.subheader("1. Trained heads on your sentence")
-    show_english_heads(settings)
+    show_layer_heads_and_roles(SLUG, settings)
 
     st.subheader("2. Build it yourself: H heads from random weights")
     picked = pick_input(SLUG, random=True)

@@ -164,6 +164,7 @@ def read_english(slug: str, box: EnglishBox, where: DeltaGenerator, text_at: Del
         encoded = encode_text(load_text(name, device), text)
     except ValueError as err:  # EmptyText says what to do
         return PickedInput("english", text, english=name, untrained_seed=untrained_seed, problem=str(err))
+    text_at.text(f"The model reads {len(encoded.ids)} tokens (its framing included) of: {text}")  # as text, never HTML
     return PickedInput("english", text, encoded.tokens, english=name, encoded=encoded, untrained_seed=untrained_seed)
 
 

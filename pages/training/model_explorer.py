@@ -27,8 +27,10 @@ TOP_K = 8
 MAX_PANELS = 48  # more layer × head maps than this: the grid shows one layer
 
 
-def show_grid(weights: np.ndarray, labels: list[str], title: str, export: AttentionExport) -> None:
-    """Every layer × head map of ``weights (L, H, T, T)``, then one head picked by the learner."""
+def show_grid(weights: np.ndarray, cols: list[str], rows: list[str], title: str, export: AttentionExport,
+              view: str = "") -> None:
+    """Every layer × head map of ``weights (L, H, Lq, Lk)`` (rows = queries, cols = keys), then one head picked by
+    the learner; a big model's grid shows one layer at a time."""
     L, H = weights.shape[:2]
     layers = range(L)
     if L * H > MAX_PANELS:  # a big model: one layer's heads at a time stays readable and fast
@@ -36,14 +38,14 @@ def show_grid(weights: np.ndarray, labels: list[str], title: str, export: Attent
         layers, title = range(shown, shown + 1), f"{title}, layer {shown} of {L} ({L * H} heads in all)"
     panels = [f"layer {layer} · head {head}" for layer in layers for head in range(H)]
     grid = weights[layers.start : layers.stop].reshape(len(layers) * H, *weights.shape[2:])
-    show_figure(heatmap_grid(grid, labels, labels, panels, title, cols=min(H, 12)), key=f"{SLUG}_grid",
+    show_figure(heatmap_grid(grid, cols, rows, panels, title, cols=min(H, 12)), key=f"{SLUG}_grid",
                 export=export)  # fmt: skip
     c1, c2 = st.columns(2)
     layer = c1.selectbox("Layer", range(L), key=f"{SLUG}_layer") if L > 1 else 0
     head = c2.selectbox("Head", range(H), key=f"{SLUG}_head") if H > 1 else 0
     layer, head = min(layer, L - 1), min(head, H - 1)
-    show_figure(heatmap(weights[layer, head], labels, labels, f"Layer {layer}, head {head}"), key=f"{SLUG}_one",
-                export=export, name=export.stem(layer, head))  # fmt: skip
+    show_figure(heatmap(weights[layer, head], cols, rows, f"Layer {layer}, head {head}" + (f": {view}" if view else "")),
+                key=f"{SLUG}_one", export=export, name=export.stem(layer, head))  # fmt: skip
 
 
 def top_predictions(logits: np.ndarray, tokenizer, k: int = TOP_K) -> pd.DataFrame:
@@ -83,7 +85,7 @@ def show_english(picked: PickedInput, device: str) -> None:
                              weights=fwd.attention, query_tokens=tuple(labels), key_tokens=tuple(labels),
                              inputs={"model": name, "weights": state, "text": picked.text})  # fmt: skip
     view = "causal" if kind == "decoder" else "bidirectional"
-    show_grid(fwd.attention, labels, f"{name} ({state}): {view} self-attention, every layer × head", export)
+    show_grid(fwd.attention, labels, labels, f"{name} ({state}): {view} self-attention, every layer × head", export)
     roles = head_roles(name, device, seed)
     show_figure(head_role_grid(roles, title=f"What each head of {name} does ({state})"), key=f"{SLUG}_roles")
     st.caption(roles_caption(roles))
@@ -116,19 +118,9 @@ with lab:
         views = {f"self-attention ({kind})": (p.self_attention, labels, labels)}
     view = st.radio("Attention", list(views), horizontal=True, key=f"{SLUG}_view_{task.family}")
     weights, rows, cols = views[view]
-    L, H = weights.shape[:2]
-    panels = [f"layer {layer} · head {head}" for layer in range(L) for head in range(H)]
     export = AttentionExport(page=SLUG, model=choice.shipped or f"session-{task.name}", weights=weights,
                              query_tokens=tuple(rows), key_tokens=tuple(cols),
                              inputs={"model": choice.label, "about": choice.about, "text": text, "view": view})  # fmt: skip
-    show_figure(heatmap_grid(weights.reshape(L * H, *weights.shape[2:]), cols, rows, panels,
-                             f"{view}, every layer × head", cols=H), key=f"{SLUG}_grid", export=export)  # fmt: skip
-
-    c1, c2 = st.columns(2)
-    layer = c1.selectbox("Layer", range(L), key=f"{SLUG}_layer") if L > 1 else 0
-    head = c2.selectbox("Head", range(H), key=f"{SLUG}_head") if H > 1 else 0
-    layer, head = min(layer, L - 1), min(head, H - 1)
-    show_figure(heatmap(weights[layer, head], cols, rows, f"Layer {layer}, head {head}: {view}"), key=f"{SLUG}_one",
-                export=export, name=export.stem(layer, head))  # fmt: skip
+    show_grid(weights, cols, rows, f"{view}, every layer × head", export, view)
     st.caption("Rows are queries (the token that is being processed; in a decoder each row predicts the next "
                "token), columns are keys. Each row sums to 1.")  # fmt: skip

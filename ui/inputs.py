@@ -156,6 +156,7 @@ def read_english(slug: str, box: EnglishBox, where: DeltaGenerator, text_at: Del
                               help="Untrained: the same architecture and tokenizer with seeded random weights "
                                    f"(seed {seed}), what training started from.")  # fmt: skip
         untrained_seed = seed if weights == "untrained" else None
+    text_at = text_at.container()  # the box and its echo together (``text_at`` may be an ``st.empty`` slot)
     text = text_at.text_input(box.text_label, box.default, max_chars=box.max_chars, key=f"{slug}_{box.text_key}")
     refused = local_model_problem(name, get_settings().memory_budget_bytes, device)  # before loading anything
     if refused:

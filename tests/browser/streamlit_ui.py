@@ -150,6 +150,12 @@ def press_on_slider(page, key: str, *keys: str) -> None:
         page.keyboard.press(k)
 
 
+def choose_radio(page, key: str, label: str) -> None:
+    """Click the option labelled `label` of the radio with widget key `key` and wait for the run it starts."""
+    page.locator(f".st-key-{key}").get_by_text(label, exact=True).click()
+    wait_for_app(page, TIMEOUT_MS)
+
+
 def number_input(page, key: str):
     return page.locator(f".st-key-{key} input[type='number']")
 

@@ -12,6 +12,7 @@ import pytest
 from course.registry import PAGES
 from tests.browser.streamlit_ui import (
     TIMEOUT_MS,
+    choose_radio,
     number_input,
     open_page,
     page_errors,
@@ -22,6 +23,7 @@ from tests.browser.streamlit_ui import (
     wait_for_url_param,
     warm_up,
 )
+from ui.inputs import SOURCE_LABELS
 from ui.settings import SEED_KEY
 
 SLUGS = {p.slug for p in PAGES}
@@ -31,6 +33,9 @@ TRAIN = "train_it_yourself"
 EXPLORER = "model_explorer"
 # The smallest run the training page offers: 1 layer, d_model 16, 50 steps (set through the page's own deep link).
 TINY_RUN = f"{TRAIN}_layers=1&{TRAIN}_d_model=16&{TRAIN}_steps=50"
+# The explorer opens on an English model; its task-model source (where a trained model is listed) by deep link:
+TASK_MODELS = f"{EXPLORER}_mode=%22model%22"
+TASK_SOURCE = SOURCE_LABELS["model"]
 
 
 def _close(*contexts) -> None:
@@ -88,7 +93,7 @@ def test_two_contexts_with_different_seeds_keep_their_own_charts(browser, app_ur
 def test_training_in_one_context_never_changes_what_another_sees(browser, app_url):
     warm_up(browser, app_url)
     ctx_a, page_a, log_a = open_page(browser, f"{app_url}/{TRAIN}?{TINY_RUN}")
-    ctx_b, page_b, log_b = open_page(browser, f"{app_url}/{EXPLORER}")
+    ctx_b, page_b, log_b = open_page(browser, f"{app_url}/{EXPLORER}?{TASK_MODELS}")
     try:
         wait_for_charts(page_a, 1)
         assert slider_value(page_a, f"{TRAIN}_steps") == "50" and slider_value(page_a, f"{TRAIN}_layers") == "1"
@@ -107,6 +112,7 @@ def test_training_in_one_context_never_changes_what_another_sees(browser, app_ur
         # it first and shows it.
         page_a.locator(f"[data-testid='stSidebarNav'] a[href$='/{EXPLORER}']").click()
         page_a.wait_for_function("p => window.location.pathname.endsWith(p)", arg=f"/{EXPLORER}", timeout=TIMEOUT_MS)
+        choose_radio(page_a, f"{EXPLORER}_mode", TASK_SOURCE)
         view_a = wait_for_charts(page_a, 2)
         model_a, options_a = _picker(page_a, f"{EXPLORER}_model")
         assert model_a.startswith("yours · ") and options_a[0] == model_a and options_a[1:] == options_b

@@ -57,7 +57,7 @@ def test_multi_head_role_grid_equals_the_core(mha):
     z = values(trace["z"])
     for layer, row in enumerate(strongest):
         for head, (_role, score) in enumerate(row):
-            assert z[layer, head] == pytest.approx(score, abs=1e-9)
+            assert z[layer, head] == pytest.approx(score, abs=1e-6)  # float32 sums: bit-equal only on one thread layout
             assert f"{score:.2f}" in trace["text"][layer][head]
 
 

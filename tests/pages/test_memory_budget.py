@@ -21,6 +21,7 @@ import pytest
 import streamlit as st
 import torch
 
+from core.measure.device import configure_threads
 from core.measure.memory import MIB
 from core.measure.memory_meter import measure_peak
 from course.registry import PAGES
@@ -79,12 +80,19 @@ def _freed_tensors_leave_rss():
     freed space stays resident and fragments: three 16 MiB score matrices freed and allocated again in another
     order then measure up to twice their size. Pinning the threshold at its initial 128 KiB for this module makes
     the RSS peak match core.measure.memory_meter's count of live tensors; afterwards it is pinned at 32 MiB, the value the
-    dynamic rule settles at, so the tests after these keep reusing heap blocks as before."""
+    dynamic rule settles at, so the tests after these keep reusing heap blocks as before.
+
+    Torch's CPU threads are set as the server sets them (``configure_threads``: half the cores): with more intra-op
+    threads each one's BLAS workspace adds to the peak (measured: Measure's rise 59 MiB on 1 thread, 81-97 MiB on 2,
+    the count an earlier test could leave behind)."""
     libc = _glibc()
     if libc is not None:
         libc.mallopt(M_MMAP_THRESHOLD, 128 * 1024)
+    threads = torch.get_num_threads()
+    configure_threads()
     measure_peak(torch.add, torch.ones(1), 1)  # core.measure.memory_meter's first use loads ~70 MiB of torch dispatch code
     yield
+    torch.set_num_threads(threads)
     if libc is not None:
         libc.mallopt(M_MMAP_THRESHOLD, 32 * MIB)
 

@@ -251,7 +251,7 @@ def main() -> None:
     if unknown:
         parser.error(f"unknown page(s): {', '.join(sorted(unknown))}")
     _quiet_streamlit_logs()
-    wait_for_core()  # as the server does before a course page: torch's threads set (configure_threads), modules in
+    wait_for_core()  # as the server does before a course page: every module imported, torch's threads configured
     gc_state = "on, as `runner.postScriptGC` says" if post_script_gc() else "off (`runner.postScriptGC` = false)"
     print(f"Pages rerun benchmark: {os.cpu_count()} CPUs, torch threads: {_torch_threads()}, post-script "
           f"gc.collect(2) {gc_state}")

@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from core.tokenizer import ByteLevelBPE
-from core.train.checkpoints import MODELS_DIR, load_model, read_card, shipped_names
+from core.train.checkpoints import MODELS_DIR, card_kind, load_model, shipped_names
 from core.train.tasks import get_task
 from core.train.vocab import SPECIALS, Vocab
 
@@ -91,7 +91,7 @@ def shipped_text_models(models_dir: Path | str = MODELS_DIR) -> list[str]:
     """Names :func:`load_text_model` loads from ``models_dir``: the English models first, then the task models."""
     d = Path(models_dir)
     english = sorted(p.stem for p in d.glob("*.json")
-                     if p.with_suffix(".safetensors").is_file() and "tokenizer" in read_card(p))  # fmt: skip
+                     if p.with_suffix(".safetensors").is_file() and card_kind(p).english)  # fmt: skip
     return english + shipped_names(d)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import functools
 import json
 from pathlib import Path
 from typing import Any
@@ -73,6 +74,27 @@ def read_card(path_stem: Path | str) -> dict[str, Any]:
     return json.loads(Path(path_stem).with_suffix(".json").read_text(encoding="utf-8"))
 
 
+@dataclasses.dataclass(frozen=True)
+class CardKind:
+    """What a listing needs from a card: its model family and whether it names a tokenizer (an English model)."""
+
+    family: str | None
+    english: bool
+
+
+def card_kind(card_path: Path) -> CardKind:
+    """:class:`CardKind` of the card at ``card_path``, read once per version of the file (its mtime and size): the
+    pages list the shipped models on every rerun, and a card's training curves make it slow to parse each time."""
+    stat = card_path.stat()
+    return _card_kind(str(card_path), stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=256)
+def _card_kind(card_path: str, mtime_ns: int, size: int) -> CardKind:
+    card = read_card(card_path)
+    return CardKind(card.get("family"), "tokenizer" in card)
+
+
 def load_model(path_stem: Path | str, *, device: torch.device | str = "cpu") -> tuple[nn.Module, dict[str, Any]]:
     """(model in eval mode, card) from ``<stem>.json`` + ``<stem>.safetensors``.
 
@@ -96,5 +118,5 @@ def shipped_names(models_dir: Path | str = MODELS_DIR) -> list[str]:
     in ``models_dir``, sorted. The English models (cards naming a ``tokenizer``) load through core.text_model; the
     digits ViT (family "vit") through core.train.vit_training."""
     d = Path(models_dir)
-    cards = {p.stem: read_card(p) for p in d.glob("*.json") if p.with_suffix(".safetensors").is_file()}
-    return sorted(name for name, card in cards.items() if card.get("family") in FAMILIES and "tokenizer" not in card)
+    kinds = {p.stem: card_kind(p) for p in d.glob("*.json") if p.with_suffix(".safetensors").is_file()}
+    return sorted(name for name, kind in kinds.items() if kind.family in FAMILIES and not kind.english)

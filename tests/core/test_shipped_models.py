@@ -94,3 +94,20 @@ def test_shipped_cached_and_uncached_decoding_agree(loaded):
     assert a.tokens == b.tokens
     for sa, sb in zip(a.steps, b.steps, strict=True):
         torch.testing.assert_close(sa.logits, sb.logits, atol=1e-4, rtol=1e-4)
+
+
+def test_listing_reads_a_card_again_when_it_changes(tmp_path):
+    """shipped_names keeps each card's kind per file version (mtime, size): a rewritten card is read again."""
+    import os
+    import shutil
+
+    for suffix in (".json", ".safetensors"):
+        shutil.copy(MODELS_DIR / f"reverse{suffix}", tmp_path / f"reverse{suffix}")
+    assert shipped_names(tmp_path) == ["reverse"]
+    card_path = tmp_path / "reverse.json"
+    card = json.loads(card_path.read_text(encoding="utf-8"))
+    card["tokenizer"] = "english-bpe"  # now it reads as an English model: not a task model any more
+    card_path.write_text(json.dumps(card), encoding="utf-8")
+    stat = card_path.stat()
+    os.utime(card_path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))  # a coarse clock still sees it
+    assert shipped_names(tmp_path) == []

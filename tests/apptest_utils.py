@@ -25,6 +25,15 @@ def open_page(module: str, **session_state) -> AppTest:
     return at
 
 
+def open_export_panels(at: AppTest) -> AppTest:
+    """Open every chart's export panel (as a learner's click does: its widget state becomes True) and rerun."""
+    from ui.charts import EXPORT_SUFFIX
+
+    for key in [k for k in at.session_state.keys() if str(k).endswith(EXPORT_SUFFIX)]:
+        at.session_state[key] = True
+    return at.run()
+
+
 def plotly_values(field) -> np.ndarray:
     """A Plotly JSON data array (plain list with None for gaps, or plotly>=6 typed array {dtype, bdata, shape}) as
     a float numpy array (gaps as NaN)."""

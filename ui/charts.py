@@ -18,21 +18,26 @@ from figures.export import (
     figure_image,
 )
 
+EXPORT_SUFFIX = "_export"  # the export panel's widget key: <chart key>_export (True while it is open)
+
 
 def show_figure(fig: go.Figure, *, key: str, export: AttentionExport | None = None, name: str | None = None) -> None:
     """Render `fig` at container width, with an export popover under it.
 
     Every figure exports PNG / SVG (matplotlib, offline) and interactive HTML. With `export` (the attention tensors
     behind the figure) it also offers tidy CSV, JSON, NPZ and a ZIP of every layer × head; without, the figure's own
-    numbers as tidy CSV and JSON (:func:`figures.export.figure_data_frame`). Files are generated only
-    when a button is clicked (lazy callables), so showing the panel costs nothing on a rerun. File names: ``name``,
-    else the attention export's (page, model, layer, head, hash of the inputs), else the chart key plus a short
-    digest of what the figure shows (:func:`figures.export.figure_digest`).
+    numbers as tidy CSV and JSON (:func:`figures.export.figure_data_frame`). The buttons are drawn only while the
+    learner has the panel open (opening it reruns the page: widget key ``<key>_export``), and each file is made
+    only when its button is clicked (lazy callables), so a closed panel costs a rerun almost nothing. File names:
+    ``name``, else the attention export's (page, model, layer, head, hash of the inputs), else the chart key plus a
+    short digest of what the figure shows (:func:`figures.export.figure_digest`).
     """
     st.plotly_chart(fig, key=key, width="stretch", config={"displaylogo": False})
-    stem = name or (export.stem() if export else f"{key}_{figure_digest(fig)}")
-    with st.popover("⬇️ Export", width="content"):
-        _export_buttons(fig, key, stem, export)
+    panel = st.popover("⬇️ Export", width="content", key=f"{key}{EXPORT_SUFFIX}", on_change="rerun")
+    if panel.open:
+        stem = name or (export.stem() if export else f"{key}_{figure_digest(fig)}")
+        with panel:
+            _export_buttons(fig, key, stem, export)
 
 
 def _export_buttons(fig: go.Figure, key: str, stem: str, export: AttentionExport | None) -> None:

@@ -19,6 +19,7 @@ from course.markdown_text import escape_markdown
 from figures.architecture import masked_maps_side_by_side
 from figures.attention_steps import token_labels
 from ui.charts import show_figure
+from ui.figure_memo import memo_figure
 from ui.inputs import EnglishBox, pick_input
 from ui.text_models import load_text, load_untrained, weights_label
 
@@ -74,7 +75,8 @@ def head_maps_figure(maps: Sequence[HeadMap], layer: int, head: int, title: str,
 def show_head_maps(slug: str, key: str, maps: Sequence[HeadMap], layer: int, head: int, title: str,
                    device: str = "cpu") -> None:
     """``maps`` side by side in one figure (key ``<slug>_<key>``), and a caption naming their weights."""
-    show_figure(head_maps_figure(maps, layer, head, title, device), key=f"{slug}_{key}")
+    show_figure(memo_figure(f"{slug}_{key}", head_maps_figure, tuple(maps), layer, head, title, device),
+                key=f"{slug}_{key}")
     st.caption("Weights: " + "; ".join(weights_label(m.name, m.untrained_seed) for m in maps) + ". Blank = masked.")
 
 

@@ -12,6 +12,7 @@ from figures.export import AttentionExport
 from figures.head_roles import head_role_grid
 from figures.multihead import heads_figure
 from ui.charts import show_figure
+from ui.figure_memo import memo_figure
 from ui.inputs import EnglishBox, pick_input
 from ui.settings import Settings
 from ui.text_models import about_text_model, load_text, load_untrained, text_forward, weights_label
@@ -59,10 +60,11 @@ def show_layer_heads_and_roles(slug: str, settings: Settings) -> None:
     export = AttentionExport(page=slug, model=name if seed is None else f"{name}-untrained-seed{seed}",
                              weights=fwd.attention, query_tokens=tuple(labels), key_tokens=tuple(labels),
                              inputs={"text": picked.text})  # fmt: skip
-    show_figure(heads_figure(fwd.attention[layer], labels, title=f"{name}, layer {layer}: all {n_heads_trained} heads "
-                             f"on your sentence ({state})"),
-                key=f"{slug}_english_grid", export=export)  # fmt: skip
+    show_figure(memo_figure(f"{slug}_english_grid", heads_figure, fwd.attention[layer], labels,
+                            title=f"{name}, layer {layer}: all {n_heads_trained} heads on your sentence ({state})"),
+                key=f"{slug}_english_grid", export=export)
     roles = head_roles(name, device, seed)
-    show_figure(head_role_grid(roles, title=f"What each head of {name} does ({state})"), key=f"{slug}_roles")
+    show_figure(memo_figure(f"{slug}_roles", head_role_grid, roles, title=f"What each head of {name} does ({state})"),
+                key=f"{slug}_roles")
     st.caption(roles_caption(roles) + " Switch 'Weights' to untrained: the same architecture before training has "
                "no head with a job — every score sits near the uniform level.")

@@ -13,6 +13,7 @@ from figures.attention_steps import token_labels
 from figures.heatmap import heatmap_grid
 from ui.charts import show_figure
 from ui.english_heads import causal_vs_bidirectional
+from ui.figure_memo import memo_figure
 from ui.inputs import task_text
 from ui.models import load_shipped, shipped_cards
 from ui.settings import get_settings
@@ -90,7 +91,8 @@ with lab:
     verdict = {True: "✅ right", False: "❌ wrong", None: ""}[result.correct]
     st.text(f"Model output: {result.answer}    expected: {result.expected}    {verdict}")
     if result.next_token:
-        show_figure(next_token_bars(result.next_token, "Next token after the prompt (top 5)"), key=f"{SLUG}_next")
+        show_figure(memo_figure(f"{SLUG}_next", next_token_bars, result.next_token, "Next token after the prompt (top 5)"),
+                    key=f"{SLUG}_next")
     views = {v.name: v for v in result.attentions}
     c1, c2, c3 = st.columns(3)
     view = views[c1.selectbox("Attention", list(views), index=len(views) - 1, key=f"{SLUG}_{family}_view")]
@@ -100,5 +102,5 @@ with lab:
     per_head = view.weights[layer - 1]  # (H, Lq, Lk)
     weights = per_head.mean(0) if head == "mean" else per_head[head]
     title = f"{view.name}, layer {layer}, {'mean of heads' if head == 'mean' else f'head {head}'} (blank = masked)"
-    show_figure(masked_attention(weights, view.mask, token_labels(view.query_labels), token_labels(view.key_labels),
-                                 title), key=f"{SLUG}_attention")
+    show_figure(memo_figure(f"{SLUG}_attention", masked_attention, weights, view.mask, token_labels(view.query_labels),
+                            token_labels(view.key_labels), title), key=f"{SLUG}_attention")

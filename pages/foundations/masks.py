@@ -20,6 +20,7 @@ from figures.heatmap import heatmap
 from figures.masks import mask_gallery_figure
 from ui.charts import show_figure
 from ui.english_heads import causal_vs_bidirectional
+from ui.figure_memo import memo_figure
 from ui.inputs import SentenceBox, pick_input
 from ui.settings import get_settings
 from ui.shell import page_shell
@@ -95,8 +96,8 @@ with lab:
                f"target queries t, over {source_len} other random source tokens s as keys and values (its mask is "
                f"{length} × {source_len}; only source padding is masked, and the causal toggle does not apply).")
     names = [*SELF_ATTENTION_KINDS, f"cross ({length}×{source_len})"]
-    show_figure(mask_gallery_figure(masks, names, labels, cross=x_mask, source_labels=source_pos,
-                                    target_labels=target_pos), key=f"{SLUG}_gallery")
+    show_figure(memo_figure(f"{SLUG}_gallery", mask_gallery_figure, masks, names, labels, cross=x_mask,
+                            source_labels=source_pos, target_labels=target_pos), key=f"{SLUG}_gallery")
     if n_pad == length or n_src_pad == source_len:
         st.info("Every key is padding" + (" (in the self-attention masks)" if n_pad == length else
                 " (in the cross-attention source)") + ": each row is fully masked, so its weights (and output) are "
@@ -112,11 +113,11 @@ with lab:
         mask, kind_weights, cols, rows, axes = masks[i], weights[i], labels, labels, {}
     a, b = st.columns(2)
     with a:
-        show_figure(heatmap(mask, cols, rows, f"Mask: {kind.replace('_', ' ')}", zmin=0, zmax=1,
-                            colorbar_title="may attend", **axes), key=f"{SLUG}_mask")
+        show_figure(memo_figure(f"{SLUG}_mask", heatmap, mask, cols, rows, f"Mask: {kind.replace('_', ' ')}", zmin=0,
+                                zmax=1, colorbar_title="may attend", **axes), key=f"{SLUG}_mask")
     with b:
-        show_figure(heatmap(kind_weights, cols, rows, f"Weights, {kind.replace('_', ' ')} mask", zmin=0, zmax=1,
-                            **axes), key=f"{SLUG}_weights")
+        show_figure(memo_figure(f"{SLUG}_weights", heatmap, kind_weights, cols, rows,
+                                f"Weights, {kind.replace('_', ' ')} mask", zmin=0, zmax=1, **axes), key=f"{SLUG}_weights")
     allowed = mask.sum(1)
     st.caption(f"Keys each query may attend to: {', '.join(str(int(n)) for n in allowed)}. Masked scores become "
                "−∞ before the softmax, so their weight is exactly 0 and the rest renormalise to sum to 1.")
@@ -135,11 +136,13 @@ with lab:
     src_labels, tgt_labels = token_labels(source), token_labels(target)
     a, b = st.columns(2)
     with a:
-        show_figure(heatmap(w["cross"], src_labels, tgt_labels, f"Cross-attention ({len(target)} × {len(source)})",
-                            x_title="source key", y_title="target query", zmin=0, zmax=1), key=f"{SLUG}_cross")
+        show_figure(memo_figure(f"{SLUG}_cross", heatmap, w["cross"], src_labels, tgt_labels,
+                                f"Cross-attention ({len(target)} × {len(source)})", x_title="source key",
+                                y_title="target query", zmin=0, zmax=1), key=f"{SLUG}_cross")
     with b:
-        show_figure(heatmap(w["self"], tgt_labels, tgt_labels, "Target causal self-attention", x_title="target key",
-                            y_title="target query", zmin=0, zmax=1), key=f"{SLUG}_target_self")
+        show_figure(memo_figure(f"{SLUG}_target_self", heatmap, w["self"], tgt_labels, tgt_labels,
+                                "Target causal self-attention", x_title="target key", y_title="target query", zmin=0,
+                                zmax=1), key=f"{SLUG}_target_self")
     st.caption("Tokens: lower-cased whitespace words; embeddings seeded random per word (untrained, so the map "
                "shows the mechanics, not a learned alignment). Cross-attention needs no causal mask: the whole "
                "source is known before decoding starts; only source padding would be masked.")

@@ -8,6 +8,7 @@ from core.lab.tokens import cosine_neighbours, layer_cosines, merge_rows, shared
 from figures.tokens import layer_cosine_figure, neighbours_figure, token_count_figure
 from ui.charts import show_figure
 from ui.english_header import english_header
+from ui.figure_memo import memo_figure
 from ui.inputs import EnglishBox, pick_input
 from ui.sentence_boxes import SentenceField, english_sentences
 from ui.settings import get_settings
@@ -47,7 +48,7 @@ def show_vocabulary_size(name: str, tok, text: str) -> None:
     tokens = tok.tokens(text, max_merges=n)
     st.code(" | ".join(visible(t) for t in tokens), language=None, wrap_lines=True)
     ns, counts = count_curve(name, text)
-    show_figure(token_count_figure(ns, counts, n, len(tokens)), key=f"{SLUG}_count")
+    show_figure(memo_figure(f"{SLUG}_count", token_count_figure, ns, counts, n, len(tokens)), key=f"{SLUG}_count")
     st.caption(f"{len(tokens)} tokens at N = {n}; {counts[0]} at N = 0 (one per byte), {counts[-1]} with all "
                f"{len(tok.merges):,} merges (vocabulary {tok.vocab_size:,}: 256 bytes + merges + special tokens). "
                "The count is len(encode(text, max_merges=N)), computed at every N where a merge your text uses "
@@ -79,9 +80,10 @@ def show_neighbours(picked, tm, seed: int, device: str) -> None:
     for col, model, label in ((left, tm, f"trained {picked.english}"), (right, untrained, f"untrained (seed {seed})")):
         near = cosine_neighbours(model.model.embedding.weight, token, k)
         labels = [visible(tm.tokenizer.readable_token(i)) for i in near.ids]
+        key = f"{SLUG}_near_{'untrained' if model is untrained else 'trained'}"
         with col:
-            show_figure(neighbours_figure(visible(tm.tokenizer.readable_token(token)), labels, near.similarities,
-                                          label), key=f"{SLUG}_near_{'untrained' if model is untrained else 'trained'}")
+            show_figure(memo_figure(key, neighbours_figure, visible(tm.tokenizer.readable_token(token)), labels,
+                                    near.similarities, label), key=key)
     V, d = tm.model.embedding.weight.shape
     st.caption(f"Cosine similarity between rows of the embedding matrix E ({V:,} × {d}) of the trained "
                f"{picked.english} (left) and of its untrained twin (right: same architecture, seeded random weights, "
@@ -110,8 +112,8 @@ def show_bank(device: str) -> None:
     if word in c.ids:
         series["A vs C (control)"] = layer_cosines(hidden[0], t_a, hidden[2], c.ids.index(word))
     shown = visible(tok.readable_token(word))
-    show_figure(layer_cosine_figure(series, f"Cosine similarity of '{shown}' in two sentences, by depth"),
-                key=f"{SLUG}_bank")
+    show_figure(memo_figure(f"{SLUG}_bank", layer_cosine_figure, series,
+                            f"Cosine similarity of '{shown}' in two sentences, by depth"), key=f"{SLUG}_bank")
     missing = "" if word in c.ids else " The control sentence C does not contain this token, so it has no line."
     numbers = "; ".join(f"{name}: {v[0]:.4f} at depth 0, {v[-1]:.4f} after the last layer" for name, v in series.items())
     st.caption(f"{numbers}. Weights: trained {ENGLISH_BERT}, whose every layer reads the whole sentence. Depth 0 is the token's "

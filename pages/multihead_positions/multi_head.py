@@ -15,6 +15,7 @@ from figures.export import AttentionExport
 from figures.heatmap import heatmap, position_labels
 from figures.multihead import concat_figure, divergence_figure, heads_figure, shape_rows
 from ui.charts import show_figure
+from ui.figure_memo import memo_figure
 from ui.head_roles import show_layer_heads_and_roles
 from ui.inputs import ModelBox, pick_input, stop_on_problem
 from ui.models import run_prediction
@@ -64,11 +65,12 @@ def show_trained_heads(settings, shared: bool) -> None:
     positions = position_labels(p.labels)
     trained_export = AttentionExport(page=SLUG, model=choice.shipped, weights=trained, query_tokens=tuple(positions),
                                      key_tokens=tuple(positions), inputs={"text": text})
-    show_figure(heads_figure(trained[layer], positions, shared_scale=shared,
-                             title=f"Shipped {choice.shipped} model, layer {layer}: all {trained_heads} heads"),
-                key=f"{SLUG}_trained_grid", export=trained_export)  # fmt: skip
+    show_figure(memo_figure(f"{SLUG}_trained_grid", heads_figure, trained[layer], positions, shared_scale=shared,
+                            title=f"Shipped {choice.shipped} model, layer {layer}: all {trained_heads} heads"),
+                key=f"{SLUG}_trained_grid", export=trained_export)
     trained_div = pairwise_head_divergence(torch.from_numpy(trained[layer])).numpy()  # (H, H)
-    show_figure(divergence_figure(trained_div, f"How different the trained heads of layer {layer} are (JS divergence)"),
+    show_figure(memo_figure(f"{SLUG}_trained_divergence", divergence_figure, trained_div,
+                            f"How different the trained heads of layer {layer} are (JS divergence)"),
                 key=f"{SLUG}_trained_divergence")
     off_trained = trained_div[~np.eye(trained_heads, dtype=bool)]
     st.caption(f"Mean JS divergence between the trained heads of layer {layer}: {off_trained.mean():.3f} nats. "
@@ -111,16 +113,17 @@ with lab:
     export = AttentionExport(page=SLUG, model=f"random-seed{settings.seed}", weights=r["weights"][None],
                              query_tokens=tuple(labels), key_tokens=tuple(labels),
                              inputs={"tokens": tokens, "d_model": d_model, "heads": n_heads, "causal": causal})
-    show_figure(heads_figure(r["weights"], labels, shared_scale=shared), key=f"{SLUG}_heads_grid", export=export)
+    show_figure(memo_figure(f"{SLUG}_heads_grid", heads_figure, r["weights"], labels, shared_scale=shared),
+                key=f"{SLUG}_heads_grid", export=export)
     if st.session_state.get(f"{SLUG}_focus", 0) not in range(n_heads):
         st.session_state.pop(f"{SLUG}_focus", None)  # fewer heads than the one in focus
     focus = st.selectbox("Focus on head", list(range(n_heads)), key=f"{SLUG}_focus")
-    show_figure(heatmap(r["weights"][focus], labels, labels, f"Head {focus}: weights (d_k = {d_k})", zmin=0),
-                key=f"{SLUG}_focus_map")
+    show_figure(memo_figure(f"{SLUG}_focus_map", heatmap, r["weights"][focus], labels, labels,
+                            f"Head {focus}: weights (d_k = {d_k})", zmin=0), key=f"{SLUG}_focus_map")
 
     st.subheader("4. Concatenate the heads, project with W_O")
     st.dataframe(pd.DataFrame(shape_rows(r["shapes"])), hide_index=True, width="stretch")
-    show_figure(concat_figure(r["concat"], labels, n_heads), key=f"{SLUG}_concat")
+    show_figure(memo_figure(f"{SLUG}_concat", concat_figure, r["concat"], labels, n_heads), key=f"{SLUG}_concat")
 
     st.subheader("5. Parameters, counted from the live module")
     counted = sum(n for _, _, n in r["params"])
@@ -139,7 +142,7 @@ with lab:
     if n_heads == 1:
         st.info("With one head there is nothing to compare: add heads.")
     else:
-        show_figure(divergence_figure(r["divergence"]), key=f"{SLUG}_divergence")
+        show_figure(memo_figure(f"{SLUG}_divergence", divergence_figure, r["divergence"]), key=f"{SLUG}_divergence")
         off = r["divergence"][~np.eye(n_heads, dtype=bool)]
         st.caption(f"Mean JS divergence between distinct heads: {off.mean():.3f} nats (0 = identical maps, "
                    f"log 2 ≈ 0.693 = no key in common). Untrained heads differ only by their random W_Q, W_K.")

@@ -12,6 +12,7 @@ from course.markdown_text import escape_markdown
 from figures.training import kv_cache_figure, sampling_cut_figure
 from ui.charts import show_figure
 from ui.english_header import english_header
+from ui.figure_memo import memo_figure
 from ui.inputs import EnglishBox, ModelBox, PickedInput, pick_input, stop_on_problem
 from ui.models import english_decodings, run_decodings
 from ui.settings import get_settings
@@ -94,9 +95,9 @@ with lab:
     cut = sampling_cut(s.logits, gen.sampling, top=TOP)
     rule = ("greedy" if gen.sampling.temperature == 0 else
             f"T = {gen.sampling.temperature:g}, top-k = {gen.sampling.top_k or 'off'}, top-p = {gen.sampling.top_p:g}")
-    show_figure(sampling_cut_figure(cut, [gen.label(i) for i in cut.ids], chosen=s.token, top_k=gen.sampling.top_k,
-                                    top_p=gen.sampling.top_p, title=f"Step {step}: next-token distribution ({rule})"),
-                key=f"{SLUG}_probs")  # fmt: skip
+    show_figure(memo_figure(f"{SLUG}_probs", sampling_cut_figure, cut, [gen.label(i) for i in cut.ids], chosen=s.token,
+                            top_k=gen.sampling.top_k, top_p=gen.sampling.top_p,
+                            title=f"Step {step}: next-token distribution ({rule})"), key=f"{SLUG}_probs")
     kept = int((s.probs > 0).sum())
     rank = int((s.probs > s.probs[s.token]).sum()) + 1  # among the sampled-from distribution
     token = escape_markdown(repr(gen.label(s.token)))
@@ -109,7 +110,8 @@ with lab:
     st.subheader("KV cache: size and speed")
     cached = gen.runs[True]
     timing = {"with KV cache": cached.seconds_per_token, "without (re-run prefix)": gen.runs[False].seconds_per_token}
-    show_figure(kv_cache_figure([st_.cache_bytes for st_ in cached.steps], timing), key=f"{SLUG}_cache_fig")
+    show_figure(memo_figure(f"{SLUG}_cache_fig", kv_cache_figure, [st_.cache_bytes for st_ in cached.steps], timing),
+                key=f"{SLUG}_cache_fig")
     same = shown.tokens == other.tokens
     last = cached.steps[-1].cache_bytes
     st.caption(

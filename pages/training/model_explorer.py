@@ -11,6 +11,7 @@ from figures.export import AttentionExport
 from figures.head_roles import head_role_grid
 from figures.heatmap import heatmap, heatmap_grid, position_labels
 from ui.charts import show_figure
+from ui.figure_memo import memo_figure
 from ui.head_roles import head_roles, roles_caption
 from ui.inputs import EnglishBox, ModelBox, PickedInput, pick_input, stop_on_problem
 from ui.models import run_prediction
@@ -38,14 +39,15 @@ def show_grid(weights: np.ndarray, cols: list[str], rows: list[str], title: str,
         layers, title = range(shown, shown + 1), f"{title}, layer {shown} of {L} ({L * H} heads in all)"
     panels = [f"layer {layer} · head {head}" for layer in layers for head in range(H)]
     grid = weights[layers.start : layers.stop].reshape(len(layers) * H, *weights.shape[2:])
-    show_figure(heatmap_grid(grid, cols, rows, panels, title, cols=min(H, 12)), key=f"{SLUG}_grid",
-                export=export)  # fmt: skip
+    show_figure(memo_figure(f"{SLUG}_grid", heatmap_grid, grid, cols, rows, panels, title, cols=min(H, 12)),
+                key=f"{SLUG}_grid", export=export)
     c1, c2 = st.columns(2)
     layer = c1.selectbox("Layer", range(L), key=f"{SLUG}_layer") if L > 1 else 0
     head = c2.selectbox("Head", range(H), key=f"{SLUG}_head") if H > 1 else 0
     layer, head = min(layer, L - 1), min(head, H - 1)
-    show_figure(heatmap(weights[layer, head], cols, rows, f"Layer {layer}, head {head}" + (f": {view}" if view else "")),
-                key=f"{SLUG}_one", export=export, name=export.stem(layer, head))  # fmt: skip
+    show_figure(memo_figure(f"{SLUG}_one", heatmap, weights[layer, head], cols, rows,
+                            f"Layer {layer}, head {head}" + (f": {view}" if view else "")),
+                key=f"{SLUG}_one", export=export, name=export.stem(layer, head))
 
 
 def top_predictions(logits: np.ndarray, tokenizer, k: int = TOP_K) -> pd.DataFrame:
@@ -87,7 +89,8 @@ def show_english(picked: PickedInput, device: str) -> None:
     view = "causal" if kind == "decoder" else "bidirectional"
     show_grid(fwd.attention, labels, labels, f"{name} ({state}): {view} self-attention, every layer × head", export)
     roles = head_roles(name, device, seed)
-    show_figure(head_role_grid(roles, title=f"What each head of {name} does ({state})"), key=f"{SLUG}_roles")
+    show_figure(memo_figure(f"{SLUG}_roles", head_role_grid, roles, title=f"What each head of {name} does ({state})"),
+                key=f"{SLUG}_roles")
     st.caption(roles_caption(roles))
 
 

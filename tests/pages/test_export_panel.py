@@ -14,7 +14,7 @@ import pytest
 import streamlit
 
 from course.registry import PAGES
-from tests.apptest_utils import chart_specs, error_messages, open_page, plotly_values
+from tests.apptest_utils import chart_specs, error_messages, open_export_panels, open_page, plotly_values
 
 MODULES = {p.slug: p.module for p in PAGES}
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -46,7 +46,7 @@ def _by_label(downloads: dict, chart_key: str, label_start: str) -> dict:
 
 
 def test_model_explorer_exports_every_layer_and_head_as_shown(downloads):
-    at = open_page(MODULES["model_explorer"], model_explorer_mode="model")
+    at = open_export_panels(open_page(MODULES["model_explorer"], model_explorer_mode="model"))
     assert not at.exception, error_messages(at)
     grid = next(s for s in chart_specs(at) if "every layer × head" in s["layout"]["title"]["text"])
     panels = [plotly_values(t["z"]) for t in grid["data"]]  # layer-major: layer 0 heads, layer 1 heads, ...
@@ -73,8 +73,22 @@ def test_model_explorer_exports_every_layer_and_head_as_shown(downloads):
     assert one["file_name"].startswith(f"model_explorer_{model}_L0_H0_") and _bytes(one).startswith(PNG_MAGIC)
 
 
-def test_figure_file_names_change_with_what_the_figure_shows(downloads):
+def test_export_buttons_are_drawn_only_while_the_panel_is_open(downloads):
     at = open_page(MODULES["masks"])
+    assert not at.exception, error_messages(at)
+    panels = [k for k in at.session_state.keys() if str(k).endswith("_export")]
+    assert len(panels) == len(chart_specs(at))  # one panel per chart
+    exported = lambda: {k: d for k, d in downloads.items() if "_export_" in k}  # noqa: E731 (the charts' buttons)
+    assert not exported()  # closed: no button, no file name computed
+    at.session_state["masks_gallery_export"] = True  # the learner opens one panel
+    at.run()
+    assert not at.exception, error_messages(at)
+    assert exported() and all(k.startswith("masks_gallery_export_") for k in exported())
+    assert {d["label"] for d in exported().values()} >= {"PNG image", "SVG image", "Interactive HTML"}
+
+
+def test_figure_file_names_change_with_what_the_figure_shows(downloads):
+    at = open_export_panels(open_page(MODULES["masks"]))
     assert not at.exception, error_messages(at)
     before = {k: d["file_name"] for k, d in downloads.items() if d["label"] == "PNG image"}
     assert before and len(set(before.values())) == len(before)  # every figure its own name
@@ -89,7 +103,7 @@ def test_figure_file_names_change_with_what_the_figure_shows(downloads):
 
 
 def test_a_figure_without_attention_tensors_exports_its_own_numbers(downloads):
-    at = open_page(MODULES["masks"])
+    at = open_export_panels(open_page(MODULES["masks"]))
     assert not at.exception, error_messages(at)
     gallery = next(s for s in chart_specs(at) if s["layout"]["title"]["text"].startswith("Mask gallery"))
     key = next(k.removesuffix("_export_0") for k, d in downloads.items()

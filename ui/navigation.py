@@ -10,8 +10,19 @@ from course.registry import HOME_MODULE, PAGES, SECTIONS, pages_in_section
 HOME_URL_PATH = "home"
 
 
+NAVIGATION_KEY = "_navigation"
+
+
 def build_navigation() -> dict[str, list[st.Page]]:
-    """{section: [st.Page, ...]} with the course map as the default page."""
+    """{section: [st.Page, ...]} with the course map as the default page, built once per session (each st.Page
+    resolves and checks its file: ~3 ms a run for the whole course). Kept in the session, not shared: st.navigation
+    marks the page it picks on the object itself."""
+    if NAVIGATION_KEY not in st.session_state:
+        st.session_state[NAVIGATION_KEY] = _course_pages()
+    return st.session_state[NAVIGATION_KEY]
+
+
+def _course_pages() -> dict[str, list[st.Page]]:
     nav: dict[str, list[st.Page]] = {
         "Start": [st.Page(HOME_MODULE, title="Course map", icon="🗺️", url_path=HOME_URL_PATH, default=True)]
     }

@@ -8,7 +8,15 @@ from collections.abc import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from figures.heatmap import GridPanel, as_numpy, grid_axes, heatmap, panel_title_annotations, panel_trace
+from figures.heatmap import (
+    GridPanel,
+    as_numpy,
+    grid_axes,
+    heatmap,
+    panel_title_annotations,
+    panel_trace,
+    unvalidated_figure,
+)
 from figures.layout import MARGIN, single_layout
 
 BOX_W, BOX_H = 0.72, 0.55
@@ -105,7 +113,7 @@ def masked_maps_side_by_side(maps: Sequence[tuple[object, object, Sequence[str]]
         axes[f"yaxis{suffix}"].update({**ticks, "autorange": "reversed"})
     layout = {**axes, "annotations": panel_title_annotations(panel_titles, axes), "title": {"text": title},
               "height": max(340, min(900, 170 + 16 * longest)), "margin": {"l": 10, "r": 10, "t": 80, "b": 10}}
-    return go.Figure(data=traces, layout=layout)
+    return unvalidated_figure(traces, layout)
 
 
 def next_token_bars(candidates: Sequence[tuple[str, float]], title: str) -> go.Figure:

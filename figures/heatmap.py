@@ -7,9 +7,22 @@ from dataclasses import dataclass
 
 import numpy as np
 import plotly.graph_objects as go
+from _plotly_utils.basevalidators import ColorscaleValidator
 
 WEIGHT_SCALE = "Blues"
 DIVERGING_SCALE = "RdBu_r"
+_COLORSCALE = ColorscaleValidator("colorscale", "heatmap")  # Plotly's own: "RdBu_r" -> the reversed list
+
+
+def unvalidated_figure(traces: list[dict], layout: dict) -> go.Figure:
+    """``go.Figure(data=traces, layout=layout)`` without Plotly's property-by-property validation, which takes half the
+    time of building a map (a 16-panel grid: ~28 ms validated, ~14 ms not). Only for the fixed trace and layout
+    shapes of this module: their colour scale names are resolved here as validation would, and
+    tests/figures/test_heatmap_fast_path.py rebuilds every one with validation and requires the same JSON."""
+    for trace in traces:
+        if isinstance(trace.get("colorscale"), str):
+            trace["colorscale"] = _COLORSCALE.validate_coerce(trace["colorscale"])
+    return go.Figure(data=traces, layout=layout, _validate=False)
 
 
 def position_labels(tokens: Sequence[str]) -> list[str]:
@@ -59,9 +72,10 @@ def heatmap(
         "yaxis": {"title": {"text": y_title}, "type": "category", "autorange": "reversed"},
         "margin": {"l": 10, "r": 10, "t": 50, "b": 10},
         "height": height or max(300, min(700, 120 + 28 * len(y_labels))),
-        "shapes": list(shapes),
     }
-    return go.Figure(data=[trace], layout=layout)
+    if shapes:
+        layout["shapes"] = list(shapes)
+    return unvalidated_figure([trace], layout)
 
 
 def grid_axes(n_panels: int, cols: int, *, h_gap: float = 0.03, v_gap: float | None = None) -> dict:
@@ -159,7 +173,7 @@ def panels_figure(
                                        "autorange": "reversed"})
     layout = {**axes, "annotations": panel_title_annotations([panel.title for panel in panels], axes),
               "title": {"text": title}, "height": 260 * rows + 60, "margin": {"l": 10, "r": 10, "t": 70, "b": 10}}
-    return go.Figure(data=traces, layout=layout)
+    return unvalidated_figure(traces, layout)
 
 
 def scaled_by_panel_peak(stack: np.ndarray) -> np.ndarray:

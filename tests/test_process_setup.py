@@ -137,3 +137,34 @@ def test_a_course_page_opened_first_by_link_waits_for_the_core_and_renders():
     assert not result["exceptions"], result["exceptions"]
     assert result["heads"] == 2  # the link's value
     assert result["charts"] and all(json.loads(spec)["data"] for spec in result["charts"])
+
+
+LATE_IMPORT = r"""
+import gc, json, sys, weakref
+import ui.process_setup as setup
+setup.start_core_warm_up(); setup.wait_for_core()
+from tests.apptest_utils import open_page
+at = open_page(MODULE)  # the digits page: its first run imports scikit-learn
+gc.collect()
+walked = len(gc.get_objects())  # what every later full collection walks
+
+class Node:
+    pass
+a, b = Node(), Node()
+a.other, b.other = b, a
+gone = weakref.ref(a)
+del a, b
+gc.collect()
+print(json.dumps({"exceptions": [str(e.value) for e in at.exception], "sklearn": "sklearn" in sys.modules,
+                  "walked": walked, "cycle_collected": gone() is None}))
+"""
+
+
+def test_the_digits_page_late_import_is_frozen_too():
+    """scikit-learn, imported when the digits page first opens, adds ~58,000 objects (+~21 ms to every later full
+    collection) unless frozen like the startup imports (ui.gc_tuning.freeze_late_imports)."""
+    result = _run_probe(f"MODULE = {page_by_slug('vision_transformer').module!r}\n{LATE_IMPORT}")
+    assert not result["exceptions"], result["exceptions"]
+    assert result["sklearn"]
+    assert result["walked"] < 20_000, result
+    assert result["cycle_collected"]

@@ -10,6 +10,7 @@ kernel run where this machine can run it.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import time
 from collections.abc import Mapping
@@ -37,8 +38,10 @@ def seeded_head(n: int, d: int, seed: int) -> tuple[torch.Tensor, torch.Tensor, 
     return q, k, v
 
 
+@functools.cache
 def loop_source() -> str:
-    """The Python side: the online-softmax step and the tile loop that calls it (core/tiled.py)."""
+    """The Python side: the online-softmax step and the tile loop that calls it (core/tiled.py), read once per
+    process."""
     return inspect.getsource(online_softmax_step) + "\n\n" + inspect.getsource(_attend_one_head)
 
 

@@ -17,9 +17,10 @@ import torch
 
 from core.lab.image_input import MAX_BYTES, UPLOAD_TYPES, ImageInputError, load_image
 from core.train.checkpoints import MODELS_DIR
-from core.train.digits import digit_from_image, digit_splits, to_model_input
+from core.train.digits import DigitSplit, digit_from_image, digit_splits, to_model_input
 from core.train.vit_training import build_vit, load_vit
 from core.vit import TinyViT, cls_attention, cls_rollout, pixel_similarity_attention
+from ui.gc_tuning import freeze_late_imports
 
 VIT_NAME = "vit-digits"
 
@@ -68,9 +69,18 @@ def digit_run(digit: np.ndarray, seed: int, device: str) -> DigitRun:
                     arr(baseline))
 
 
+@st.cache_resource(show_spinner="Loading scikit-learn's digits data set…")
+def test_digits() -> DigitSplit:
+    """The held-out test digits, read once per process (shared, read-only). Their first read imports scikit-learn,
+    whose objects then join those the post-run garbage collection skips (:func:`ui.gc_tuning.freeze_late_imports`)."""
+    test = digit_splits()["test"]
+    freeze_late_imports()
+    return test
+
+
 def pick_test_digit(slug: str) -> tuple[np.ndarray, int, str]:
     """Widgets: a class and the k-th held-out test digit of that class. -> (digit (8, 8), label, caption)."""
-    test = digit_splits()["test"]
+    test = test_digits()
     c1, c2 = st.columns(2)
     label = c1.selectbox("Class", range(10), key=f"{slug}_class")
     of_class = test.of_class(label)

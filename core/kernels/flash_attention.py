@@ -288,6 +288,7 @@ def attention_weights_from_lse(
     return torch.where(visible, torch.exp(scores - torch.where(torch.isfinite(row_lse), row_lse, 0.0)), 0.0)
 
 
+@functools.cache
 def kernel_source() -> str:
-    """The kernel's source text (read from this file: works without Triton installed)."""
+    """The kernel's source text (read from this file once per process: works without Triton installed)."""
     return inspect.getsource(_flash_forward)

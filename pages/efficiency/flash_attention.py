@@ -16,6 +16,7 @@ from figures.flash import (
     tile_scores_figure,
 )
 from ui.charts import show_figure
+from ui.figure_memo import memo_figure
 from ui.flash_kernel import render_kernel_section, seeded_head
 from ui.settings import get_settings
 from ui.shell import page_shell
@@ -85,7 +86,8 @@ def stepper(trace, q_labels, k_labels, bound: float, max_diff: float, timed: boo
     if total > 1:
         st.slider("Step", 1, total, key=STEP)
     step = trace.steps[state.get(STEP, 1) - 1]
-    show_figure(tile_grid_figure(trace, state.get(STEP, 1) - 1, q_labels, k_labels, bound=bound), key=f"{SLUG}_grid")
+    show_figure(memo_figure(f"{SLUG}_grid", tile_grid_figure, trace, state.get(STEP, 1) - 1, q_labels, k_labels,
+                            bound=bound), key=f"{SLUG}_grid")
     if step.skipped:
         st.info(f"Tile skipped: every key k{step.k_range[0]}–{step.k_range[1] - 1} lies in the future of every query "
                 f"q{step.q_range[0]}–{step.q_range[1] - 1}, so the causal mask hides the whole tile. Nothing is "
@@ -93,15 +95,22 @@ def stepper(trace, q_labels, k_labels, bound: float, max_diff: float, timed: boo
     else:
         left, right = st.columns(2)
         with left:
-            show_figure(tile_scores_figure(step, bound=bound), key=f"{SLUG}_tile")
+            show_figure(memo_figure(f"{SLUG}_tile", tile_scores_figure, step, bound=bound), key=f"{SLUG}_tile")
         with right:
-            show_figure(partial_output_figure(step), key=f"{SLUG}_partial")
-        show_figure(running_stats_figure(step), key=f"{SLUG}_stats")
+            show_figure(memo_figure(f"{SLUG}_partial", partial_output_figure, step), key=f"{SLUG}_partial")
+        show_figure(memo_figure(f"{SLUG}_stats", running_stats_figure, step), key=f"{SLUG}_stats")
     if state.get(STEP, 1) == total:
         st.success(f"Done: every tile folded in. Output = acc / l equals naive attention: max |tiled − naive| = "
                    f"**{max_diff:.2e}**.")
     else:
         st.caption(f"After the last step the output will equal naive attention (max |tiled − naive| = {max_diff:.1e}).")
+
+
+def traffic_vs_n_figure(bq_io: int, bk_io: int, causal: bool):
+    """Slow-memory bytes of naive and tiled attention at every n of IO_LENGTHS (core.tiled's count), as a figure."""
+    totals = {method: [traffic(m, bq_io, bk_io, causal)[method].total_bytes for m in IO_LENGTHS]
+              for method in ("naive", "tiled")}
+    return io_vs_n_figure(IO_LENGTHS, totals, title=f"Slow-memory traffic vs n<br><sup>B_r = {bq_io}, B_c = {bk_io}</sup>")
 
 
 settings = get_settings()
@@ -136,12 +145,10 @@ with lab:
     n_io = st.select_slider("n for the IO count", IO_LENGTHS, 4096, key=f"{SLUG}_io_n")
     io = traffic(n_io, bq_io, bk_io, causal)
     ratio = io["naive"].total_bytes / io["tiled"].total_bytes
-    show_figure(io_bars_figure(io, title=f"Naive moves {ratio:.1f}× the bytes of tiled<br><sup>one head, n = {n_io:,}, "
-                                         f"d = 64, float32{', causal' if causal else ''}</sup>"), key=f"{SLUG}_io")
-    totals = {method: [traffic(m, bq_io, bk_io, causal)[method].total_bytes for m in IO_LENGTHS]
-              for method in ("naive", "tiled")}
-    show_figure(io_vs_n_figure(IO_LENGTHS, totals, title=f"Slow-memory traffic vs n<br><sup>B_r = {bq_io}, B_c = {bk_io}</sup>"),
-                key=f"{SLUG}_io_n_fig")
+    show_figure(memo_figure(f"{SLUG}_io", io_bars_figure, io, title=f"Naive moves {ratio:.1f}× the bytes of tiled<br>"
+                            f"<sup>one head, n = {n_io:,}, d = 64, float32{', causal' if causal else ''}</sup>"),
+                key=f"{SLUG}_io")
+    show_figure(memo_figure(f"{SLUG}_io_n_fig", traffic_vs_n_figure, bq_io, bk_io, causal), key=f"{SLUG}_io_n_fig")
     st.caption("Both grow like n², but the tiled path's n² term is K and V re-read once per query block: "
                "2·n²·d/B_r elements instead of the naive path's 4·n² score reads and writes. Larger blocks (more SRAM) mean "
                "fewer passes; causal masking skips about half of the tiles.")

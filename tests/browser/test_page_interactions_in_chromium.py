@@ -101,3 +101,26 @@ def test_generation_top_p_slider_redraws_the_cut(browser, app_url):
     before, after = _after_a_slider_press(browser, app_url, "generation", "generation_top_p", "generation_probs",
                                           "top-p = 0.85")  # fmt: skip
     assert "top-p = 0.9" in before["title"]["text"] and before["data"] != after["data"]
+
+
+@pytest.mark.skipif("masks" not in SLUGS, reason="masks is not registered")
+def test_export_panel_draws_its_buttons_when_opened_and_downloads_the_figure(browser, app_url):
+    """A closed export panel holds no buttons (the page reruns without them); opening it reruns the page and draws
+    them; a click downloads the chart's file."""
+    warm_up(browser, app_url)
+    context, page, log = open_page(browser, f"{app_url}/masks")
+    try:
+        wait_for_charts(page, min_charts=4)
+        panel = page.locator(".st-key-masks_gallery_export")
+        assert panel.count() == 1
+        assert page.get_by_role("button", name="Interactive HTML").count() == 0  # closed: not drawn
+        panel.locator("button").first.click()
+        html = page.get_by_role("button", name="Interactive HTML")
+        html.first.wait_for(state="visible", timeout=TIMEOUT_MS)
+        with page.expect_download(timeout=TIMEOUT_MS) as download:
+            html.first.click()
+        name = download.value.suggested_filename
+        assert name.startswith("masks_gallery_") and name.endswith(".html"), name
+        assert not page_errors(page) and not log.errors, (page_errors(page), log.errors)
+    finally:
+        context.close()

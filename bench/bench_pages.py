@@ -15,8 +15,9 @@ course map (`--pages home`: no widget, so a plain rerun is timed, after the core
 The widget alternated is the first main-area slider, else select slider, select box, number input. Buttons are never
 clicked, so explicit measure / train actions are excluded (as the budgets say). Two warm-up reruns precede the
 timed ones; `st.cache_data` then holds both values, so the reruns measure a cache-hit rerun unless `--uncached`
-clears `st.cache_data` before every timed rerun (a value never seen before; shipped models in `st.cache_resource`
-stay loaded).
+clears `st.cache_data` and the session's kept figures (`ui.figure_memo`) before every timed rerun (a value never
+seen before; shipped models in `st.cache_resource` stay loaded). Without it, a figure whose inputs the alternated
+widget does not change is reused from the last run, as it is for a learner.
 
 A rerun is timed as the server does it: `at.run()` (the whole script rerun: our compute, figure building and
 Streamlit's own work, not the browser's drawing) plus, when Streamlit's `runner.postScriptGC` is on (its default),
@@ -48,6 +49,7 @@ from unittest import mock
 from course.registry import HOME_MODULE, PAGES, PageEntry
 from tests.apptest_utils import error_messages, open_page
 from tests.pages.test_fuzz_widgets import _extreme, _page_widgets, _set
+from ui.figure_memo import MEMO_KEY
 from ui.process_setup import wait_for_core
 
 BUDGET_S = {"default": 0.100, "max": 1.0}
@@ -181,6 +183,8 @@ def bench_page(entry, reruns: int, heavy: bool, uncached: bool) -> PageResult:
             _set(at, kind, key, b if i % 2 == 0 else a)
         if uncached:
             st.cache_data.clear()
+            if MEMO_KEY in at.session_state:
+                del at.session_state[MEMO_KEY]  # and the session's kept figures (ui.figure_memo)
         c0, t0 = time.process_time(), time.perf_counter()
         at.run()
         t1 = time.perf_counter()
@@ -261,7 +265,7 @@ def main() -> None:
     parser.add_argument("--settings", choices=("default", "max", "both"), default="default")
     parser.add_argument("--reruns", type=int, default=20, help="timed reruns per page (after 2 warm-up reruns)")
     parser.add_argument("--pages", default="", help="comma-separated slugs (default: every registered page)")
-    parser.add_argument("--uncached", action="store_true", help="clear st.cache_data before every timed rerun")
+    parser.add_argument("--uncached", action="store_true", help="clear st.cache_data and the kept figures before every timed rerun")
     args = parser.parse_args()
     wanted = {s for s in args.pages.split(",") if s}
     unknown = wanted - {p.slug for p in (HOME, *PAGES)}

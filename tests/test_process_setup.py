@@ -168,3 +168,35 @@ def test_the_digits_page_late_import_is_frozen_too():
     assert result["sklearn"]
     assert result["walked"] < 20_000, result
     assert result["cycle_collected"]
+
+
+GATE = r"""
+import json, threading
+import ui.process_setup as setup
+
+importing, release = threading.Event(), threading.Event()
+
+def slow_prepare_core():  # stands in for the imports: holds "importing" until released
+    importing.set()
+    release.wait()
+    return 0
+
+setup.prepare_core = slow_prepare_core
+ran = []
+before = setup.outside_core_imports(lambda: ran.append("before"))  # the warm-up has not begun: runs at once
+waiter = threading.Thread(target=setup.wait_for_core)  # a course page asks for the core: the imports begin
+waiter.start()
+importing.wait(30)
+during = setup.outside_core_imports(lambda: ran.append("during"))  # a map drawn meanwhile: left out
+release.set()
+waiter.join(30)
+after = setup.outside_core_imports(lambda: ran.append("after"))
+print(json.dumps({"before": before, "during": during, "after": after, "ran": ran}))
+"""
+
+
+def test_a_map_chart_is_never_drawn_while_the_core_is_being_imported():
+    """Plotly's encoder fails on half-imported numpy/pandas: the map's preload chart waits for no import, but is
+    left out of a map run during one (ui.process_setup.outside_core_imports)."""
+    result = _run_probe(GATE)
+    assert result == {"before": True, "during": False, "after": True, "ran": ["before", "after"]}

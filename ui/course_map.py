@@ -19,9 +19,13 @@ from ui.progress import (
     learner_progress,
     lesson_progress_text,
     progress_io,
+    show_restore_message,
     show_store_problem,
     start_progress_run,
 )
+
+LINK_PANEL = "course_map_link_panel"  # widget keys of the two panels under "Your progress" (True while open)
+FILES_PANEL = "course_map_files_panel"
 
 
 def render_course_map() -> None:
@@ -49,8 +53,11 @@ def render_course_map() -> None:
                     st.caption(f"📖 {escape_markdown(lesson.title)} — {lesson_progress_text(lesson)}")
     st.subheader("Your progress")
     _personal_link_panel()
-    with st.expander("💾 Download or restore your progress (JSON file)"):
-        progress_io()
+    show_restore_message()  # above the panel: seen whether the learner keeps it open or not
+    files = st.expander("💾 Download or restore your progress (JSON file)", key=FILES_PANEL, on_change="rerun")
+    if files.open:  # drawn only once opened (a rerun): the map's first paint skips the upload and download widgets
+        with files:
+            progress_io()
 
 
 def _continue_link(lessons: tuple[Lesson, ...]) -> None:
@@ -71,7 +78,11 @@ def _continue_link(lessons: tuple[Lesson, ...]) -> None:
 def _personal_link_panel() -> None:
     """The learner's personal link and code, and a box to take the progress kept under another browser's code."""
     learner = current_learner()
-    with st.expander("🔑 Continue in another browser (your personal link and code)"):
+    panel = st.expander("🔑 Continue in another browser (your personal link and code)", key=LINK_PANEL,
+                        on_change="rerun")
+    if not panel.open:  # drawn once opened, as the progress file panel
+        return
+    with panel:
         if not learner.saved:
             st.caption("Your personal link works again once your progress can be saved.")
         else:

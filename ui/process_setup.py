@@ -19,6 +19,7 @@ import importlib
 import logging
 import pkgutil
 import threading
+from collections.abc import Callable
 
 from ui.gc_tuning import freeze_startup_objects
 
@@ -73,7 +74,9 @@ class _CoreWarmUp:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._done = threading.Event()
-        self._needed = threading.Event()
+        self._go = threading.Event()  # begin now, without waiting out WARM_UP_DELAY_S
+        self._gate = threading.Lock()  # held by work that must not overlap the imports (outside_core_imports)
+        self._begun = False
         self.error: BaseException | None = None
 
     def start(self) -> threading.Thread:
@@ -85,7 +88,9 @@ class _CoreWarmUp:
             return self._thread
 
     def _run(self) -> None:
-        self._needed.wait(timeout=WARM_UP_DELAY_S)  # let the map reach the browser first
+        self._go.wait(timeout=WARM_UP_DELAY_S)  # let the map reach the browser first
+        with self._gate:
+            self._begun = True
         try:
             frozen = prepare_core()
             _log.info("Attention Lab: transformer core loaded, %d objects frozen", frozen)
@@ -99,10 +104,19 @@ class _CoreWarmUp:
         """True once the warm-up has finished (successfully or not)."""
         return self._done.is_set()
 
+    def outside_imports(self, work: Callable[[], None]) -> bool:
+        """Run ``work`` unless the imports are under way (then False, nothing run); before they begin, they wait for
+        it."""
+        with self._gate:
+            if self._begun and not self._done.is_set():
+                return False
+            work()
+        return True
+
     def wait(self) -> None:
         """Start the warm-up if needed (now: no delay) and block until it has finished; re-raise its error, if any."""
         self.start()
-        self._needed.set()
+        self._go.set()
         self._done.wait()
         if self.error is not None:
             raise RuntimeError("loading the transformer core failed (see the server log)") from self.error
@@ -115,6 +129,17 @@ def start_core_warm_up() -> threading.Thread:
     """Once per process: start loading the core in a daemon thread, WARM_UP_DELAY_S from now (sooner if a page waits
     for it). Returns at once, with that thread."""
     return _WARM_UP.start()
+
+
+def outside_core_imports(work: Callable[[], None]) -> bool:
+    """Run ``work`` now unless the warm-up is importing the core; returns whether it ran.
+
+    While another thread imports numpy or pandas, they are half-initialised in ``sys.modules``, and Plotly's JSON
+    encoder, which checks values against them, fails ("partially initialized module 'numpy' has no attribute
+    'ndarray'"): a chart drawn on the course map (no core needed) must not be sent then. Before the imports begin,
+    ``work`` runs at once (the warm-up waits for it); after they finished, too."""
+    _WARM_UP.start()
+    return _WARM_UP.outside_imports(work)
 
 
 def core_is_ready() -> bool:

@@ -30,6 +30,7 @@ from course.quiz import (
 from ui.learner import current_learner, keep_learner_in_browser, progress_store, show_learner_notice
 
 PROGRESS_KEY = "progress"
+RESTORED_MESSAGE_KEY = "progress_restored_message"
 MAX_IGNORED_SHOWN = 5
 
 
@@ -126,10 +127,14 @@ def render_lesson_progress(slot: DeltaGenerator, lesson: Lesson) -> None:
         show_store_problem()
 
 
+def show_restore_message() -> None:
+    """The note of the progress file just restored (by :func:`progress_io`, which reruns the page to say it)."""
+    if message := st.session_state.pop(RESTORED_MESSAGE_KEY, None):
+        st.success(message)
+
+
 def progress_io() -> None:
     """Download this learner's progress as JSON, or restore it from such a file (validated, never a traceback)."""
-    if message := st.session_state.pop("progress_restored_message", None):
-        st.success(message)
     st.download_button(
         "Download my progress (JSON)",
         progress_to_json(learner_progress()),
@@ -156,5 +161,5 @@ def progress_io() -> None:
     if ignored:
         shown = ", ".join(ignored[:MAX_IGNORED_SHOWN]) + (" and more" if len(ignored) > MAX_IGNORED_SHOWN else "")
         message += f" Left out, because this course does not have them: {shown}."
-    st.session_state["progress_restored_message"] = escape_markdown(message)
+    st.session_state[RESTORED_MESSAGE_KEY] = escape_markdown(message)
     st.rerun()  # redraw the map with the restored record

@@ -16,16 +16,28 @@ from streamlit.testing.v1 import AppTest
 import course.progress_store as store_module
 from course.progress_store import DATA_ENV, DB_NAME, ProgressStore, new_learner_id
 from tests.apptest_utils import APP, ROOT, TIMEOUT_S, error_messages, lesson_line, open_page, section_line
+from ui.course_map import FILES_PANEL, LINK_PANEL
 
 HOME = "pages/start/home.py"
 MHA = "06_multi_head"
 
 
-def open_map(**query) -> AppTest:
-    """The app's home page (the course map), opened with `query` as the URL's query parameters."""
+def open_map(panels_open: bool = True, **query) -> AppTest:
+    """The app's home page (the course map), opened with `query` as the URL's query parameters; with
+    `panels_open`, its two panels under "Your progress" (link and code, progress file) open, as a learner's clicks
+    leave them."""
     at = AppTest.from_file(APP, default_timeout=TIMEOUT_S)
     at.query_params.update(query)
-    return at.run()
+    return open_panels(at).run() if panels_open else at.run()
+
+
+def open_panels(at: AppTest) -> AppTest:
+    """Both panels open from the next run on, as after a learner's clicks. (AppTest then sees each panel's state
+    change once more in the run after, and reruns it as a browser's click would: tests settle with one plain run
+    before they click inside a panel.)"""
+    for key in (LINK_PANEL, FILES_PANEL):
+        at.session_state[key] = True
+    return at
 
 
 def _text(at: AppTest) -> str:
@@ -65,6 +77,20 @@ def test_a_fresh_learner_sees_start_here_and_zero_progress():
     assert ProgressStore().has_learner(_learner(at))  # the identity is registered at once
 
 
+def test_the_panels_under_your_progress_are_drawn_only_once_opened():
+    at = open_map(panels_open=False)
+    assert not at.exception, error_messages(at)
+    assert not at.get("code") and not at.get("file_uploader") and not at.get("download_button")
+    assert not [t for t in at.text_input if t.key == "learner_code"]
+    at.session_state[LINK_PANEL] = True  # the learner opens the first panel
+    at.run()
+    assert [c.value for c in at.get("code")] == [f"/?learner={_learner(at)}", _learner(at)]
+    assert not at.get("file_uploader")
+    at.session_state[FILES_PANEL] = True
+    at.run()
+    assert at.file_uploader(key="progress_upload") and at.get("download_button")
+
+
 def test_the_personal_link_shows_that_learners_progress_per_section_and_lesson():
     learner = _seeded_learner()
     at = open_map(learner=learner)
@@ -95,7 +121,7 @@ def test_an_unknown_or_malformed_link_gets_a_fresh_identity_not_someone_elses(li
 
 def test_a_personal_code_typed_on_the_map_takes_that_progress_and_a_wrong_one_does_not():
     learner = _seeded_learner()
-    at = open_map()
+    at = open_map().run()
     mine = _learner(at)
     at.text_input(key="learner_code").set_value(learner[:-1] + "?")
     at.button(key="FormSubmitter:learner_code_form-Use this code").click().run()
@@ -135,7 +161,7 @@ def test_the_search_box_links_to_pages_and_never_renders_html():
 
 
 def test_a_progress_file_restores_into_the_database_and_names_what_was_left_out():
-    at = open_map()
+    at = open_map().run()
     learner = _learner(at)
     upload = {"version": 1, "lessons": {MHA: {"read": True, "quiz": {"d_k": True, "nope": True}}, "99_x": {}}}
     at.file_uploader(key="progress_upload").set_value(("p.json", json.dumps(upload).encode(), "application/json"))

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from figures.heatmap import DIVERGING_SCALE, as_numpy, heatmap, position_labels
+from figures.heatmap import DIVERGING_SCALE, as_numpy, heatmap, position_labels, unvalidated_figure
 from figures.small_multiples import block_separators, symmetric_range
 
 MAX_LABEL_CHARS = 14
@@ -85,14 +85,14 @@ def query_row_figure(scores_row, weights_row, key_labels: Sequence[str], query_l
     scores, weights = as_numpy(scores_row), as_numpy(weights_row)
     keys = list(key_labels)
     axis = {"type": "category", "tickangle": -45, "title": {"text": "key"}}
-    return go.Figure(
-        data=[
-            go.Bar(x=keys, y=_finite_or_none(scores), name="score", marker_color="#9ecae1",
+    return unvalidated_figure(
+        [
+            dict(type="bar", x=keys, y=_finite_or_none(scores), name="score", marker={"color": "#9ecae1"},
                    hovertemplate="key %{x}<br>score %{y:.4f}<extra></extra>"),
-            go.Bar(x=keys, y=weights.tolist(), name="weight", marker_color="#08519c", xaxis="x2", yaxis="y2",
+            dict(type="bar", x=keys, y=weights.tolist(), name="weight", marker={"color": "#08519c"}, xaxis="x2", yaxis="y2",
                    hovertemplate="key %{x}<br>weight %{y:.4f}<extra></extra>"),
         ],
-        layout={
+        {
             "title": {"text": f"Query {query_label}: scaled scores (left) → softmax weights (right)"},
             "xaxis": {**axis, "domain": [0, 0.44]},
             "xaxis2": {**axis, "domain": [0.56, 1], "anchor": "y2"},
@@ -115,13 +115,13 @@ def weighted_sum_figure(weights_row, v, output_row, key_labels: Sequence[str], q
     parts = contributions(weights_row, v)  # (Lk, d_v)
     out = as_numpy(output_row)
     dims = dim_labels(out.shape[0])
-    bars = [go.Bar(x=dims, y=parts[j].tolist(), name=label,
+    bars = [dict(type="bar", x=dims, y=parts[j].tolist(), name=label,
                    hovertemplate=f"key {label}<br>dim %{{x}}<br>weight·v %{{y:.4f}}<extra></extra>")
             for j, label in enumerate(key_labels)]
-    total = go.Scatter(x=dims, y=out.tolist(), mode="markers", name="output = Σ weight·v",
+    total = dict(type="scatter", x=dims, y=out.tolist(), mode="markers", name="output = Σ weight·v",
                        marker={"symbol": "diamond", "size": 10, "color": "black"},
                        hovertemplate="dim %{x}<br>output %{y:.4f}<extra></extra>")
-    return go.Figure(data=[*bars, total], layout={
+    return unvalidated_figure([*bars, total], {
         "barmode": "relative", "title": {"text": f"Output of query {query_label} = Σ_j weight_j · v_j"},
         "xaxis": {"title": {"text": "value dimension"}, "type": "category"},
         "yaxis": {"title": {"text": "contribution"}}, "legend": {"title": {"text": "key"}},

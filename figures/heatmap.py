@@ -16,9 +16,10 @@ _COLORSCALE = ColorscaleValidator("colorscale", "heatmap")  # Plotly's own: "RdB
 
 def unvalidated_figure(traces: list[dict], layout: dict) -> go.Figure:
     """``go.Figure(data=traces, layout=layout)`` without Plotly's property-by-property validation, which takes half the
-    time of building a map (a 16-panel grid: ~28 ms validated, ~14 ms not). Only for the fixed trace and layout
-    shapes of this module: their colour scale names are resolved here as validation would, and
-    tests/figures/test_heatmap_fast_path.py rebuilds every one with validation and requires the same JSON."""
+    time of building a figure or more (a 16-panel grid: ~28 ms validated, ~14 ms not). Only for the fixed trace and
+    layout shapes built with it in ``figures/`` (this module's maps, the step-by-step page's bar charts): colour
+    scale names are resolved here as validation would, magic underscores (``marker_color``) are not expanded, and
+    tests/figures/test_unvalidated_figures.py rebuilds every one with validation and requires the same JSON."""
     for trace in traces:
         if isinstance(trace.get("colorscale"), str):
             trace["colorscale"] = _COLORSCALE.validate_coerce(trace["colorscale"])

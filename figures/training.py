@@ -85,16 +85,16 @@ def sampling_cut_figure(cut: SamplingCut, labels: Sequence[str], *, chosen: int 
     before, after, model = cut.before.tolist(), cut.after.tolist(), cut.model.tolist()
     hover = "token %{x}<br>%{fullData.name}: %{y:.4f}<extra></extra>"
     traces = [
-        go.Bar(x=names, y=before, name="before the cut: softmax(z / T)", customdata=list(cut.reason),
+        dict(type="bar", x=names, y=before, name="before the cut: softmax(z / T)", customdata=list(cut.reason),
                marker={"color": ["rgba(0,0,0,0)" if not r else CUT_COLOUR for r in cut.reason],
                        "line": {"color": [KEPT_COLOUR if not r else "grey" for r in cut.reason], "width": 1.5},
                        "pattern": {"shape": ["" if not r else "/" for r in cut.reason]}},
                hovertemplate="token %{x}<br>before the cut: %{y:.4f}<br>removed by: %{customdata}<extra></extra>"),
-        go.Bar(x=names, y=after, name="sampled from (renormalised)", hovertemplate=hover,
+        dict(type="bar", x=names, y=after, name="sampled from (renormalised)", hovertemplate=hover,
                marker={"color": ["#ff7f0e" if i == chosen else KEPT_COLOUR for i in cut.ids]}),
-        go.Scatter(x=names, y=model, name="model at T = 1", mode="markers", hovertemplate=hover,
+        dict(type="scatter", x=names, y=model, name="model at T = 1", mode="markers", hovertemplate=hover,
                    marker={"symbol": "diamond", "color": "black", "size": 7}),
-        go.Scatter(x=names, y=cut.cumulative.tolist(), name="cumulative, before the cut (right axis)",
+        dict(type="scatter", x=names, y=cut.cumulative.tolist(), name="cumulative, before the cut (right axis)",
                    mode="lines", line={"color": "#2ca02c"}, hovertemplate=hover, yaxis="y2"),
     ]  # fmt: skip
     shapes, notes = [], []
@@ -126,9 +126,9 @@ def kv_cache_figure(cache_bytes: Sequence[Sequence[int]], seconds: dict[str, flo
     traces = []
     for layer in range(n_layers):
         sizes = [step[layer] for step in cache_bytes]
-        traces.append(go.Scatter(x=list(range(1, len(sizes) + 1)), y=sizes, mode="lines+markers",
+        traces.append(dict(type="scatter", x=list(range(1, len(sizes) + 1)), y=sizes, mode="lines+markers",
                                  name=f"layer {layer} K+V"))  # fmt: skip
-    traces.append(go.Bar(x=list(seconds), y=[1000 * s for s in seconds.values()], name="ms / token",
+    traces.append(dict(type="bar", x=list(seconds), y=[1000 * s for s in seconds.values()], name="ms / token",
                          marker={"color": ["#2ca02c", "#d62728"][: len(seconds)]}, xaxis="x2", yaxis="y2",
                          hovertemplate="%{x}: %{y:.3f} ms<extra></extra>"))  # fmt: skip
     gap = 0.1

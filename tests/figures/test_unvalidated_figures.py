@@ -1,5 +1,6 @@
-"""figures.heatmap builds its maps without Plotly's validation (the fast path); here every kind of map it builds is
-rebuilt from its own JSON *with* validation (the reference path), which must accept it and give the same JSON."""
+"""figures.heatmap.unvalidated_figure builds maps and the step-by-step page's bar charts without Plotly's validation
+(the fast path); here every kind of figure built that way is rebuilt from its own JSON *with* validation (the
+reference path), which must accept it and give the same JSON."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import plotly.graph_objects as go
 import pytest
 
 from figures.architecture import masked_attention, masked_maps_side_by_side
-from figures.attention_steps import STAGES, qkv_figure, stage_figure
+from figures.attention_steps import STAGES, qkv_figure, query_row_figure, stage_figure, weighted_sum_figure
 from figures.heatmap import DIVERGING_SCALE, heatmap, heatmap_grid, unvalidated_figure
 from figures.masks import mask_gallery_figure
 from figures.multihead import heads_figure
@@ -43,6 +44,8 @@ BUILDERS = {
                                                        LABELS[:3])], ["gpt", "bert"], "two models"),
     "qkv": lambda: qkv_figure(W[0], W[1], W[2], LABELS),
     "stage": lambda: stage_figure({"raw_scores": SCORES}, next(iter(STAGES)), LABELS),
+    "query row, a masked key": lambda: query_row_figure(SCORES[1], W[0][1], LABELS, LABELS[1]),
+    "weighted sum": lambda: weighted_sum_figure(W[0][0], W[1], W[2][0], LABELS, LABELS[0]),
 }
 
 

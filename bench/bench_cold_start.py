@@ -11,8 +11,9 @@ already running headless Chromium (Playwright), from the moment its process is s
 - **reader**: ``app.py``; **map painted** when the course map's title is shown and the first script run is done.
   Then the learner reads the map: the script waits until the server process is idle (below 10 % of a core for
   2 s, longer than the warm-up's wait before it begins; read from ``/proc``: the background import of the
-  transformer core is over; **core loaded** is when that idle window began) and clicks the map's link to the content page (``--page``): **chart after reading** is that
-  click to the page's first Plotly chart drawn as SVG, on the page's clock (``bench.browser_probe``).
+  transformer core is over; **core loaded** is when that idle window began) and clicks the map's link to the
+  content page (``--page``): **chart after reading** is that click to the page's first Plotly chart drawn as SVG,
+  on the page's clock (``bench.browser_probe``).
 - **hasty**: ``app.py`` again, but the content page's link is clicked as soon as the map has painted: **chart at
   once** is that click to the first chart (the page waits for the core under a spinner first).
 
